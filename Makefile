@@ -1,0 +1,28 @@
+# gridledger — the two commands a newcomer needs are `make run` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: setup run test check bench clean
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml requirements.lock scripts/setup
+	PYTHON=$(PYTHON) bash scripts/setup
+	@touch $(STAMP)
+
+run: setup
+	$(BIN)/gridledger demo --home .gridledger/demo
+
+test: setup
+	bash scripts/check
+
+check: setup
+	bash scripts/check
+
+bench: setup
+	$(BIN)/gridledger bench notarize
+
+clean:
+	rm -rf $(VENV) .gridledger build dist .mypy_cache .pytest_cache .ruff_cache

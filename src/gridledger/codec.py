@@ -1,0 +1,152 @@
+"""Canonical JSON: the one encoding of everything gridledger signs or hashes.
+
+The canonical form of a value is its JSON text with
+
+- object keys sorted by Unicode code point, no duplicate keys, keys are strings;
+- no whitespace outside strings (separators ``,`` and ``:``);
+- UTF-8, non-ASCII characters written as themselves, only ``"``, ``\\`` and control characters
+  escaped (as ``\\"``, ``\\\\``, ``\\n``... or ``\\u00XX``);
+- numbers are integers in the signed 64-bit range, written in decimal without sign for
+  non-negative values and without leading zeros; floats, exponents, NaN and Infinity are refused;
+- ``true``, ``false``, ``null`` as usual.
+
+Courts and people can read it; every implementation that follows these rules produces the same
+bytes for the same value. The rules are those of RFC 8785 (JCS) restricted to integers, except that
+keys sort by code point rather than UTF-16 unit (identical for all keys in the Basic Multilingual
+Plane).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from gridledger.errors import DecodeError
+
+INT_MIN = -(2**63)
+INT_MAX = 2**63 - 1
+MAX_DEPTH = 32
+
+_ENCODER = json.JSONEncoder(
+    ensure_ascii=False, separators=(",", ":"), sort_keys=True, allow_nan=False
+)
+
+
+def encode(value: Any) -> bytes:
+    """Canonical JSON bytes of ``value``; raises DecodeError for anything not representable."""
+    _check_value(value, 0)
+    try:
+        return _ENCODER.encode(value).encode("utf-8")
+    except (UnicodeEncodeError, ValueError, TypeError) as exc:
+        raise DecodeError(f"value cannot be encoded as canonical JSON: {exc}") from exc
+
+
+def decode(data: bytes | str, *, canonical: bool = True) -> Any:
+    """Parse JSON text, refusing floats, NaN, duplicate keys and out-of-range integers.
+
+    With ``canonical=True`` (the default) the input must also be byte-for-byte canonical, so a
+    signature or hash over it means exactly one value.
+    """
+    if isinstance(data, str):
+        text = data
+        raw = None
+    else:
+        try:
+            text = bytes(data).decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise DecodeError(f"not UTF-8 at byte {exc.start}") from exc
+        raw = bytes(data)
+    try:
+        value = json.loads(
+            text,
+            object_pairs_hook=_object_without_duplicates,
+            parse_float=_refuse_float,
+            parse_constant=_refuse_constant,
+        )
+    except DecodeError:
+        raise
+    except RecursionError as exc:
+        raise DecodeError("JSON nested too deeply") from exc
+    except json.JSONDecodeError as exc:
+        raise DecodeError(
+            f"malformed JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
+        ) from exc
+    except ValueError as exc:  # e.g. an integer literal with thousands of digits
+        raise DecodeError(f"malformed JSON: {exc}") from exc
+    _check_value(value, 0)
+    if canonical:
+        expected = _ENCODER.encode(value).encode("utf-8")
+        given = raw if raw is not None else text.encode("utf-8", "surrogatepass")
+        if given != expected:
+            raise DecodeError(
+                f"JSON is not in canonical form (first difference at byte "
+                f"{_first_difference(given, expected)}; expected sorted keys, no "
+                "whitespace, minimal escapes)"
+            )
+    return value
+
+
+def _object_without_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    obj: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in obj:
+            raise DecodeError(f"duplicate key {key!r} in JSON object")
+        obj[key] = value
+    return obj
+
+
+def _refuse_float(text: str) -> Any:
+    raise DecodeError(f"number {text} is not an integer; amounts are integers in the smallest unit")
+
+
+def _refuse_constant(text: str) -> Any:
+    raise DecodeError(f"{text} is not allowed in canonical JSON")
+
+
+def _check_value(value: Any, depth: int) -> None:
+    kind = type(value)
+    if kind is str or kind is bool or value is None:
+        return
+    if kind is int:
+        if not INT_MIN <= value <= INT_MAX:
+            raise DecodeError(f"integer {value} is outside the signed 64-bit range")
+        return
+    if depth >= MAX_DEPTH:
+        raise DecodeError(f"JSON nested deeper than {MAX_DEPTH} levels")
+    if kind is dict:
+        for key, item in value.items():
+            if type(key) is not str:
+                raise DecodeError(f"object key {key!r} is not a string")
+            _check_value(item, depth + 1)
+        return
+    if kind is list or kind is tuple:
+        for item in value:
+            _check_value(item, depth + 1)
+        return
+    _check_unusual_value(value, depth)
+
+
+def _check_unusual_value(value: Any, depth: int) -> None:
+    """Subclasses and other mappings/sequences: the slow path."""
+    if isinstance(value, float):
+        raise DecodeError(f"number {value!r} is a float; only integers are allowed")
+    if isinstance(value, (bool, str)):
+        return
+    if isinstance(value, int):
+        _check_value(int(value), depth)
+        return
+    if isinstance(value, Mapping):
+        _check_value(dict(value), depth)
+        return
+    if isinstance(value, Sequence) and not isinstance(value, (bytes, bytearray)):
+        _check_value(list(value), depth)
+        return
+    raise DecodeError(f"value of type {type(value).__name__} cannot be encoded as JSON")
+
+
+def _first_difference(a: bytes, b: bytes) -> int:
+    for i, (x, y) in enumerate(zip(a, b, strict=False)):
+        if x != y:
+            return i
+    return min(len(a), len(b))

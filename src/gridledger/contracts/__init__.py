@@ -1,0 +1,13 @@
+"""The built-in contracts, by name. A literal registry: no plugin loading."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from gridledger.contracts import identity, notary
+from gridledger.ledger.context import Method
+
+CONTRACTS: Mapping[str, Mapping[str, Method]] = {
+    "identity": identity.METHODS,
+    "notary": notary.METHODS,
+}

@@ -1,0 +1,120 @@
+"""Signatures and addresses.
+
+Ed25519 (RFC 8032) through libsodium (PyNaCl) is the default suite. A signature on the ledger
+always says which suite made it (``alg``), so another suite (SM2/SM3 for a domestic-cryptography
+chain) can be added beside it without changing the transaction format.
+
+An address is ``gl`` followed by the hex of the first 20 bytes of
+SHA-256("gridledger/address/v1" || alg || 0x00 || public key): short, readable, tied to one key
+and one suite.
+
+The core only verifies; key generation (randomness) happens at the edge in ``gridledger.keys``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from typing import Protocol
+
+import nacl.exceptions
+import nacl.signing
+
+from gridledger.errors import InvalidSignature
+
+ED25519 = "ed25519"
+SUITES = (ED25519,)
+ED25519_PUBLIC_KEY_BYTES = 32
+ED25519_SIGNATURE_BYTES = 64
+ADDRESS_PREFIX = "gl"
+ADDRESS_HEX_CHARS = 40
+
+
+def sha256(data: bytes) -> bytes:
+    return hashlib.sha256(data).digest()
+
+
+def compute_address(public_key: bytes, alg: str = ED25519) -> str:
+    digest = sha256(b"gridledger/address/v1" + alg.encode("ascii") + b"\x00" + public_key)
+    return ADDRESS_PREFIX + digest[:20].hex()
+
+
+def is_address(text: object) -> bool:
+    if not isinstance(text, str) or len(text) != len(ADDRESS_PREFIX) + ADDRESS_HEX_CHARS:
+        return False
+    body = text[len(ADDRESS_PREFIX) :]
+    return text.startswith(ADDRESS_PREFIX) and all(c in "0123456789abcdef" for c in body)
+
+
+def verify_signature(alg: str, public_key: bytes, message: bytes, signature: bytes) -> None:
+    """Raise InvalidSignature unless ``signature`` is ``public_key``'s signature of ``message``."""
+    if alg != ED25519:
+        raise InvalidSignature(
+            f"unsupported signature suite {alg!r}; supported: {', '.join(SUITES)}"
+        )
+    if len(public_key) != ED25519_PUBLIC_KEY_BYTES:
+        raise InvalidSignature(
+            f"ed25519 public key must be {ED25519_PUBLIC_KEY_BYTES} bytes, got {len(public_key)}"
+        )
+    if len(signature) != ED25519_SIGNATURE_BYTES:
+        raise InvalidSignature(
+            f"ed25519 signature must be {ED25519_SIGNATURE_BYTES} bytes, got {len(signature)}"
+        )
+    try:
+        nacl.signing.VerifyKey(public_key).verify(message, signature)
+    except (nacl.exceptions.BadSignatureError, nacl.exceptions.ValueError) as exc:
+        raise InvalidSignature(
+            f"signature does not verify for key {public_key.hex()[:16]}…"
+        ) from exc
+
+
+class Signer(Protocol):
+    """Anything that can sign: a key in memory, a key file, later an HSM."""
+
+    @property
+    def alg(self) -> str: ...
+
+    @property
+    def public_key(self) -> bytes: ...
+
+    @property
+    def address(self) -> str: ...
+
+    def sign(self, message: bytes) -> bytes: ...
+
+
+@dataclass(frozen=True, slots=True)
+class PrivateKey:
+    """An Ed25519 signing key. Its repr and str never show the secret."""
+
+    _seed: bytes
+
+    @classmethod
+    def from_seed(cls, seed: bytes) -> PrivateKey:
+        if len(seed) != 32:
+            raise InvalidSignature(f"ed25519 secret seed must be 32 bytes, got {len(seed)}")
+        return cls(seed)
+
+    @property
+    def alg(self) -> str:
+        return ED25519
+
+    @property
+    def public_key(self) -> bytes:
+        return bytes(nacl.signing.SigningKey(self._seed).verify_key)
+
+    @property
+    def address(self) -> str:
+        return compute_address(self.public_key)
+
+    def seed_bytes(self) -> bytes:
+        """The secret itself, only for writing a key file."""
+        return self._seed
+
+    def sign(self, message: bytes) -> bytes:
+        return nacl.signing.SigningKey(self._seed).sign(message).signature
+
+    def __repr__(self) -> str:
+        return f"PrivateKey(address={self.address})"
+
+    __str__ = __repr__

@@ -1,0 +1,1 @@
+"""Evidence certificates: built by a node, verified offline by anyone."""

@@ -1,0 +1,79 @@
+"""Building an evidence certificate from a node's store (format in docs/certificate.md).
+
+All parts are read from one committed snapshot: the newest block's signed header, the record and
+its endorsements, their log entries with RFC 9162 inclusion proofs against the log size and root
+that header carries, and, for a document notarized in a batch, its inclusion path in the batch.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from gridledger import codec, merkle
+from gridledger.contracts import notary
+from gridledger.errors import NotFound, StoreError
+from gridledger.evidence.verify import FORMAT
+from gridledger.ledger.state import State
+from gridledger.store.sqlite import SqliteStore
+
+
+def build_certificate(store: SqliteStore, digest: str, genesis_hash: bytes) -> dict[str, Any]:
+    with store.snapshot():
+        state = State(store)
+        record, batch = _find_record(store, state, digest)
+        block = store.get_block(store.last_height)
+        if block is None:
+            raise NotFound("no block has been committed yet")
+        header = codec.decode(block.header)
+        log = state.log()
+        if log.size != header["log_size"]:
+            raise StoreError(
+                f"log size {log.size} differs from block header's {header['log_size']}"
+            )
+        indexes = [record["log_index"], *(e["log_index"] for e in record["endorsements"])]
+        entries = [
+            {
+                "entry": codec.decode(state.get_log_entry(i)),
+                "index": i,
+                "path": [h.hex() for h in log.inclusion_proof(i, log.size)],
+            }
+            for i in indexes
+        ]
+        return {
+            "format": FORMAT,
+            "chain_id": header["chain_id"],
+            "document": {"algorithm": record["algorithm"], "digest": digest},
+            "batch": batch,
+            "record": record,
+            "entries": entries,
+            "block": {"header": header, "signature": block.signature.hex()},
+            "trust_anchor": {
+                "type": "solo-node-key",
+                "node_public_key": header["proposer"],
+                "genesis_hash": genesis_hash.hex(),
+            },
+        }
+
+
+def _find_record(
+    store: SqliteStore, state: State, digest: str
+) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    record = notary.get_record(state, digest)
+    if record is not None and record["kind"] == "document":
+        return record, None
+    member = store.find_batch_member(digest)
+    if member is None:
+        raise NotFound(f"no record or batch member with digest {digest}")
+    root, index = member
+    batch_record = notary.get_record(state, root)
+    digests = store.get_batch_manifest(root)
+    if batch_record is None or digests is None:
+        raise NotFound(f"batch {root} holding {digest} is not recorded")
+    leaves = [bytes.fromhex(d) for d in digests]
+    batch = {
+        "count": len(leaves),
+        "index": index,
+        "path": [h.hex() for h in merkle.inclusion_proof(leaves, index)],
+        "root": root,
+    }
+    return batch_record, batch

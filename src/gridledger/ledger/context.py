@@ -1,0 +1,77 @@
+"""What a contract method sees while it runs: the state, the block, the transaction, and the
+means to emit events and append to the evidence log.
+
+Every contract module exposes ``METHODS: dict[str, Method]``. A method is three plain functions:
+``parse(args) -> message`` (shape only, raises InvalidTransaction), ``check(ctx, msg)`` (rules
+against current state, raises, mutates nothing) and ``apply(ctx, msg)`` (mutates state, emits
+events). CheckTx runs parse and check; FinalizeBlock runs all three.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from gridledger import codec
+from gridledger.ledger.state import State
+from gridledger.ledger.tx import Transaction
+
+LOG_ENTRY_VERSION = 1
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class BlockEnv:
+    """The block a transaction runs in. Time comes from consensus, never from a clock."""
+
+    chain_id: str
+    height: int
+    time_ms: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Event:
+    type: str
+    attributes: Mapping[str, Any]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"type": self.type, "attributes": dict(self.attributes)}
+
+
+@dataclass(slots=True, kw_only=True)
+class TxContext:
+    state: State
+    env: BlockEnv
+    tx: Transaction
+    events: list[Event] = field(default_factory=list)
+
+    @property
+    def sender(self) -> str:
+        return self.tx.sender
+
+    @property
+    def signers(self) -> tuple[str, ...]:
+        return self.tx.signers
+
+    def emit(self, type_: str, **attributes: Any) -> None:
+        self.events.append(Event(type=type_, attributes=attributes))
+
+    def append_log(self, kind: str) -> int:
+        """Append this transaction to the evidence log as an entry of ``kind``; return its index."""
+        entry = {
+            "chain_id": self.env.chain_id,
+            "height": self.env.height,
+            "kind": kind,
+            "time_ms": self.env.time_ms,
+            "tx": self.tx.to_json(),
+            "tx_id": self.tx.tx_id.hex(),
+            "v": LOG_ENTRY_VERSION,
+        }
+        return self.state.append_log_entry(codec.encode(entry))
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Method:
+    parse: Callable[[Mapping[str, Any]], Any]
+    check: Callable[[TxContext, Any], None]
+    apply: Callable[[TxContext, Any], None]

@@ -1,0 +1,135 @@
+"""The genesis document: chain id, member organizations, accounts and their roles, validators,
+and chain parameters. Every node of a network starts from the same document, so its canonical hash
+is the root of the app-hash chain.
+
+::
+
+    {"chain_id": "gridledger-demo",
+     "genesis_time_ms": 1795000000000,
+     "organizations": [{"id": "gridco", "name": "...", "roles": ["operator"]}, ...],
+     "accounts": [{"address": "gl…", "alg": "ed25519", "public_key": "<hex>", "org": "gridco",
+                   "roles": ["admin", "submitter"], "name": "..."}, ...],
+     "validators": [{"org": "gridco", "public_key": "<hex>", "power": 10}, ...],
+     "params": {"max_expiry_window": 10000}}
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from gridledger import codec
+from gridledger.crypto import SUITES, compute_address
+from gridledger.errors import DecodeError
+from gridledger.ledger.state import State
+
+GENESIS_DOMAIN = b"gridledger/genesis/v1\n"
+ORG_ROLES = frozenset({"operator", "endorser", "market_operator", "member"})
+ACCOUNT_ROLES = frozenset({"admin", "submitter", "endorser", "auditor"})
+DEFAULT_PARAMS: Mapping[str, int] = {"max_expiry_window": 10_000}
+PARAMS_KEY = "chain/params"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Genesis:
+    chain_id: str
+    genesis_time_ms: int
+    organizations: tuple[Mapping[str, Any], ...]
+    accounts: tuple[Mapping[str, Any], ...]
+    validators: tuple[Mapping[str, Any], ...]
+    params: Mapping[str, int]
+    document: Mapping[str, Any]
+
+    @property
+    def genesis_hash(self) -> bytes:
+        return hashlib.sha256(GENESIS_DOMAIN + codec.encode(dict(self.document))).digest()
+
+
+def decode_genesis(doc: Any) -> Genesis:
+    """Parse and check a genesis document; raise DecodeError naming the first problem."""
+    if not isinstance(doc, dict):
+        raise DecodeError("genesis must be a JSON object")
+    for name in ("chain_id", "genesis_time_ms", "organizations", "accounts", "validators"):
+        if name not in doc:
+            raise DecodeError(f"genesis is missing {name}")
+    orgs = tuple(_decode_org(o) for o in _list(doc["organizations"], "organizations"))
+    org_ids = [o["id"] for o in orgs]
+    if len(set(org_ids)) != len(org_ids):
+        raise DecodeError("genesis lists an organization twice")
+    accounts = tuple(_decode_account(a, set(org_ids)) for a in _list(doc["accounts"], "accounts"))
+    if len({a["address"] for a in accounts}) != len(accounts):
+        raise DecodeError("genesis lists an account twice")
+    validators = tuple(_list(doc["validators"], "validators"))
+    params = {**DEFAULT_PARAMS, **doc.get("params", {})}
+    if not isinstance(doc["chain_id"], str) or not doc["chain_id"]:
+        raise DecodeError("genesis chain_id must be a non-empty string")
+    if not isinstance(doc["genesis_time_ms"], int):
+        raise DecodeError("genesis_time_ms must be an integer (milliseconds since 1970)")
+    codec.encode(doc)  # refuses floats anywhere in the document
+    return Genesis(
+        chain_id=doc["chain_id"],
+        genesis_time_ms=doc["genesis_time_ms"],
+        organizations=orgs,
+        accounts=accounts,
+        validators=validators,
+        params=params,
+        document=doc,
+    )
+
+
+def apply_genesis(state: State, genesis: Genesis) -> None:
+    """Write the genesis organizations, accounts and parameters into an empty state."""
+    for org in genesis.organizations:
+        state.put_json(f"identity/org/{org['id']}", dict(org))
+    for account in genesis.accounts:
+        state.put_json(f"identity/account/{account['address']}", dict(account))
+        state.put(f"identity/member/{account['org']}/{account['address']}", b"")
+    state.put_json(PARAMS_KEY, dict(genesis.params))
+
+
+def _list(value: Any, name: str) -> list[Any]:
+    if not isinstance(value, list):
+        raise DecodeError(f"genesis {name} must be a list")
+    return value
+
+
+def _decode_org(org: Any) -> dict[str, Any]:
+    if not isinstance(org, dict) or not isinstance(org.get("id"), str) or not org["id"]:
+        raise DecodeError("each genesis organization needs a string id")
+    roles = org.get("roles", [])
+    unknown = sorted(set(roles) - ORG_ROLES) if isinstance(roles, list) else ["(not a list)"]
+    if unknown:
+        raise DecodeError(f"organization {org['id']}: unknown role(s) {', '.join(unknown)}")
+    return {"id": org["id"], "name": str(org.get("name", org["id"])), "roles": sorted(roles)}
+
+
+def _decode_account(acc: Any, org_ids: set[str]) -> dict[str, Any]:
+    if not isinstance(acc, dict):
+        raise DecodeError("each genesis account must be an object")
+    alg = acc.get("alg", "ed25519")
+    if alg not in SUITES:
+        raise DecodeError(f"account uses unsupported suite {alg!r}")
+    try:
+        public_key = bytes.fromhex(acc["public_key"])
+    except (KeyError, TypeError, ValueError) as exc:
+        raise DecodeError("each genesis account needs a hex public_key") from exc
+    address = compute_address(public_key, alg)
+    if acc.get("address", address) != address:
+        raise DecodeError(f"account address {acc['address']} does not match its public key")
+    if acc.get("org") not in org_ids:
+        raise DecodeError(f"account {address} names unknown organization {acc.get('org')!r}")
+    roles = acc.get("roles", [])
+    unknown = sorted(set(roles) - ACCOUNT_ROLES) if isinstance(roles, list) else ["(not a list)"]
+    if unknown:
+        raise DecodeError(f"account {address}: unknown role(s) {', '.join(unknown)}")
+    return {
+        "active": True,
+        "address": address,
+        "alg": alg,
+        "name": str(acc.get("name", "")),
+        "org": acc["org"],
+        "public_key": public_key.hex(),
+        "roles": sorted(roles),
+    }

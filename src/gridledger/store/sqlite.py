@@ -1,0 +1,334 @@
+"""The node's store: one SQLite file in WAL mode with ``synchronous=FULL``.
+
+Tables: ``state`` (the ordered key-value map of the ledger, which implements the core's
+StateBackend), ``blocks`` (headers and their signatures), ``txs`` (every transaction with its
+result), ``meta`` (last committed height and app hash, genesis) and ``batch_members`` (off-chain
+manifests of batch records, checked against their on-chain root before they are kept).
+
+A block is committed in one SQLite transaction, so after a crash the last block is either wholly
+present or wholly absent; the node resumes from ``last_height``. The writer is the single block
+producer; readers (API threads) use their own connections and see only committed blocks.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from gridledger import codec
+from gridledger.errors import StoreError
+from gridledger.ledger.state import Changes
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value BLOB NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS state (key TEXT PRIMARY KEY, value BLOB NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS blocks (
+    height INTEGER PRIMARY KEY, hash BLOB NOT NULL, header BLOB NOT NULL, signature BLOB NOT NULL,
+    app_hash BLOB NOT NULL, prev_app_hash BLOB NOT NULL, changes_hash BLOB NOT NULL,
+    time_ms INTEGER NOT NULL, num_txs INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS txs (
+    height INTEGER NOT NULL, idx INTEGER NOT NULL, tx_id BLOB, raw BLOB NOT NULL,
+    code INTEGER NOT NULL, error TEXT NOT NULL, log TEXT NOT NULL, events BLOB NOT NULL,
+    PRIMARY KEY (height, idx)) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS txs_by_id ON txs (tx_id);
+CREATE TABLE IF NOT EXISTS batch_members (
+    digest TEXT NOT NULL, root TEXT NOT NULL, idx INTEGER NOT NULL,
+    PRIMARY KEY (digest, root)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS batch_manifests (
+    root TEXT PRIMARY KEY, digests BLOB NOT NULL) WITHOUT ROWID;
+"""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class BlockRow:
+    height: int
+    hash: bytes
+    header: bytes  # canonical JSON of the header
+    signature: bytes
+    app_hash: bytes
+    prev_app_hash: bytes
+    changes_hash: bytes
+    time_ms: int
+    num_txs: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TxRow:
+    height: int
+    idx: int
+    tx_id: bytes | None
+    raw: bytes
+    code: int
+    error: str
+    log: str
+    events: bytes  # canonical JSON list
+
+
+class SqliteStore:
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._local = threading.local()
+        self._write_lock = threading.Lock()
+        with self._wrap("open"):
+            self._conn().executescript(SCHEMA)
+
+    # -- connections ---------------------------------------------------------------------------
+
+    def _conn(self) -> sqlite3.Connection:
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = sqlite3.connect(self.path, isolation_level=None, timeout=30)
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=FULL")
+            conn.execute("PRAGMA foreign_keys=ON")
+            self._local.conn = conn
+        return conn
+
+    @contextmanager
+    def _wrap(self, what: str) -> Iterator[None]:
+        try:
+            yield
+        except sqlite3.Error as exc:
+            raise StoreError(f"store {self.path}: {what} failed: {exc}") from exc
+
+    @contextmanager
+    def snapshot(self) -> Iterator[None]:
+        """Reads inside see one committed block, even while the producer commits the next."""
+        conn = self._conn()
+        if conn.in_transaction:
+            yield
+            return
+        with self._wrap("begin read"):
+            conn.execute("BEGIN")
+        try:
+            yield
+        finally:
+            conn.execute("COMMIT")
+
+    def close(self) -> None:
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            conn.close()
+            self._local.conn = None
+
+    # -- StateBackend --------------------------------------------------------------------------
+
+    def get(self, key: str) -> bytes | None:
+        with self._wrap("read"):
+            row = self._conn().execute("SELECT value FROM state WHERE key = ?", (key,)).fetchone()
+        return None if row is None else bytes(row[0])
+
+    def iter_prefix(self, prefix: str) -> Iterator[tuple[str, bytes]]:
+        upper = prefix[:-1] + chr(ord(prefix[-1]) + 1) if prefix else "\U0010ffff"
+        with self._wrap("scan"):
+            rows = (
+                self._conn()
+                .execute(
+                    "SELECT key, value FROM state WHERE key >= ? AND key < ? ORDER BY key",
+                    (prefix, upper),
+                )
+                .fetchall()
+            )
+        for key, value in rows:
+            yield key, bytes(value)
+
+    # -- meta ----------------------------------------------------------------------------------
+
+    def get_meta(self, key: str) -> bytes | None:
+        with self._wrap("read meta"):
+            row = self._conn().execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return None if row is None else bytes(row[0])
+
+    @property
+    def last_height(self) -> int:
+        raw = self.get_meta("last_height")
+        return 0 if raw is None else int(raw)
+
+    @property
+    def last_app_hash(self) -> bytes:
+        return self.get_meta("last_app_hash") or b""
+
+    # -- commits -------------------------------------------------------------------------------
+
+    def commit_genesis(self, changes: Changes, app_hash: bytes, genesis: bytes) -> None:
+        self._commit(
+            changes,
+            height=0,
+            app_hash=app_hash,
+            block=None,
+            txs=(),
+            extra_meta={"genesis": genesis},
+        )
+
+    def commit_block(self, changes: Changes, *, block: BlockRow, txs: Sequence[TxRow]) -> None:
+        self._commit(changes, height=block.height, app_hash=block.app_hash, block=block, txs=txs)
+
+    def _commit(
+        self,
+        changes: Changes,
+        *,
+        height: int,
+        app_hash: bytes,
+        block: BlockRow | None,
+        txs: Sequence[TxRow],
+        extra_meta: dict[str, bytes] | None = None,
+    ) -> None:
+        upserts = [(k, v) for k, v in changes.items() if v is not None]
+        deletes = [(k,) for k, v in changes.items() if v is None]
+        meta = {
+            "last_height": str(height).encode(),
+            "last_app_hash": app_hash,
+            **(extra_meta or {}),
+        }
+        with self._write_lock, self._wrap(f"commit of block {height}"):
+            conn = self._conn()
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                conn.executemany("INSERT OR REPLACE INTO state (key, value) VALUES (?, ?)", upserts)
+                conn.executemany("DELETE FROM state WHERE key = ?", deletes)
+                if block is not None:
+                    conn.execute(
+                        "INSERT INTO blocks VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        (
+                            block.height,
+                            block.hash,
+                            block.header,
+                            block.signature,
+                            block.app_hash,
+                            block.prev_app_hash,
+                            block.changes_hash,
+                            block.time_ms,
+                            block.num_txs,
+                        ),
+                    )
+                conn.executemany(
+                    "INSERT INTO txs VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    [
+                        (t.height, t.idx, t.tx_id, t.raw, t.code, t.error, t.log, t.events)
+                        for t in txs
+                    ],
+                )
+                conn.executemany(
+                    "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", list(meta.items())
+                )
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+
+    # -- blocks and transactions ---------------------------------------------------------------
+
+    def get_block(self, height: int) -> BlockRow | None:
+        with self._wrap("read block"):
+            row = (
+                self._conn()
+                .execute(
+                    "SELECT height, hash, header, signature, app_hash, prev_app_hash, "
+                    "changes_hash, time_ms, num_txs FROM blocks WHERE height = ?",
+                    (height,),
+                )
+                .fetchone()
+            )
+        if row is None:
+            return None
+        return BlockRow(
+            height=row[0],
+            hash=bytes(row[1]),
+            header=bytes(row[2]),
+            signature=bytes(row[3]),
+            app_hash=bytes(row[4]),
+            prev_app_hash=bytes(row[5]),
+            changes_hash=bytes(row[6]),
+            time_ms=row[7],
+            num_txs=row[8],
+        )
+
+    def get_tx(self, tx_id: bytes) -> TxRow | None:
+        """The committed result of ``tx_id``: the successful execution if there is one."""
+        with self._wrap("read tx"):
+            row = (
+                self._conn()
+                .execute(
+                    "SELECT height, idx, tx_id, raw, code, error, log, events FROM txs "
+                    "WHERE tx_id = ? ORDER BY code = 0 DESC, height DESC LIMIT 1",
+                    (tx_id,),
+                )
+                .fetchone()
+            )
+        return None if row is None else _tx_row(row)
+
+    def get_block_txs(self, height: int) -> list[TxRow]:
+        with self._wrap("read txs"):
+            rows = (
+                self._conn()
+                .execute(
+                    "SELECT height, idx, tx_id, raw, code, error, log, events FROM txs "
+                    "WHERE height = ? ORDER BY idx",
+                    (height,),
+                )
+                .fetchall()
+            )
+        return [_tx_row(r) for r in rows]
+
+    # -- batch manifests (off-chain, checked against the on-chain root by the caller) ----------
+
+    def put_batch_manifest(self, root: str, digests: Sequence[str]) -> None:
+        with self._write_lock, self._wrap("store batch manifest"):
+            conn = self._conn()
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                conn.execute(
+                    "INSERT OR REPLACE INTO batch_manifests VALUES (?, ?)",
+                    (root, codec.encode(list(digests))),
+                )
+                conn.executemany(
+                    "INSERT OR REPLACE INTO batch_members VALUES (?, ?, ?)",
+                    [(d, root, i) for i, d in enumerate(digests)],
+                )
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+
+    def find_batch_member(self, digest: str) -> tuple[str, int] | None:
+        with self._wrap("read batch member"):
+            row = (
+                self._conn()
+                .execute(
+                    "SELECT root, idx FROM batch_members WHERE digest = ? ORDER BY root LIMIT 1",
+                    (digest,),
+                )
+                .fetchone()
+            )
+        return None if row is None else (str(row[0]), int(row[1]))
+
+    def get_batch_manifest(self, root: str) -> list[str] | None:
+        with self._wrap("read batch manifest"):
+            row = (
+                self._conn()
+                .execute("SELECT digests FROM batch_manifests WHERE root = ?", (root,))
+                .fetchone()
+            )
+        if row is None:
+            return None
+        digests: list[str] = codec.decode(bytes(row[0]))
+        return digests
+
+
+def _tx_row(row: Any) -> TxRow:
+    return TxRow(
+        height=row[0],
+        idx=row[1],
+        tx_id=None if row[2] is None else bytes(row[2]),
+        raw=bytes(row[3]),
+        code=row[4],
+        error=row[5],
+        log=row[6],
+        events=bytes(row[7]),
+    )
