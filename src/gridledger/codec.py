@@ -19,6 +19,7 @@ Plane).
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -28,6 +29,9 @@ INT_MIN = -(2**63)
 INT_MAX = 2**63 - 1
 MAX_DEPTH = 32
 
+# What a float or an out-of-range integer looks like in encoder output ("1.5", "1e+16", 19+ digits).
+_FLOAT_OR_BIG_INT = re.compile(r"\d[.eE]|\d{19}")
+_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"')
 _ENCODER = json.JSONEncoder(
     ensure_ascii=False, separators=(",", ":"), sort_keys=True, allow_nan=False
 )
@@ -35,9 +39,11 @@ _ENCODER = json.JSONEncoder(
 
 def encode(value: Any) -> bytes:
     """Canonical JSON bytes of ``value``; raises DecodeError for anything not representable."""
-    _check_value(value, 0)
     try:
-        return _ENCODER.encode(value).encode("utf-8")
+        text = _ENCODER.encode(value)
+        if _FLOAT_OR_BIG_INT.search(_STRING.sub("", text)):
+            _check_value(value, 0)
+        return text.encode("utf-8")
     except (UnicodeEncodeError, ValueError, TypeError) as exc:
         raise DecodeError(f"value cannot be encoded as canonical JSON: {exc}") from exc
 
@@ -62,6 +68,7 @@ def decode(data: bytes | str, *, canonical: bool = True) -> Any:
             text,
             object_pairs_hook=_object_without_duplicates,
             parse_float=_refuse_float,
+            parse_int=_parse_int,
             parse_constant=_refuse_constant,
         )
     except DecodeError:
@@ -75,8 +82,14 @@ def decode(data: bytes | str, *, canonical: bool = True) -> Any:
     except ValueError as exc:  # e.g. an integer literal with thousands of digits
         raise DecodeError(f"malformed JSON: {exc}") from exc
     _check_value(value, 0)
-    if canonical:
+    try:
         expected = _ENCODER.encode(value).encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise DecodeError(
+            f"JSON string holds a lone surrogate (U+{ord(exc.object[exc.start]):04X}), "
+            "which is not Unicode text"
+        ) from exc
+    if canonical:
         given = raw if raw is not None else text.encode("utf-8", "surrogatepass")
         if given != expected:
             raise DecodeError(
@@ -94,6 +107,13 @@ def _object_without_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
             raise DecodeError(f"duplicate key {key!r} in JSON object")
         obj[key] = value
     return obj
+
+
+def _parse_int(text: str) -> int:
+    value = int(text)
+    if not INT_MIN <= value <= INT_MAX:
+        raise DecodeError(f"integer {text} is outside the signed 64-bit range")
+    return value
 
 
 def _refuse_float(text: str) -> Any:

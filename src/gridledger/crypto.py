@@ -14,6 +14,7 @@ The core only verifies; key generation (randomness) happens at the edge in ``gri
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -28,6 +29,7 @@ ED25519_PUBLIC_KEY_BYTES = 32
 ED25519_SIGNATURE_BYTES = 64
 ADDRESS_PREFIX = "gl"
 ADDRESS_HEX_CHARS = 40
+_ADDRESS = re.compile(f"{ADDRESS_PREFIX}[0-9a-f]{{{ADDRESS_HEX_CHARS}}}")
 
 
 def sha256(data: bytes) -> bytes:
@@ -40,10 +42,7 @@ def compute_address(public_key: bytes, alg: str = ED25519) -> str:
 
 
 def is_address(text: object) -> bool:
-    if not isinstance(text, str) or len(text) != len(ADDRESS_PREFIX) + ADDRESS_HEX_CHARS:
-        return False
-    body = text[len(ADDRESS_PREFIX) :]
-    return text.startswith(ADDRESS_PREFIX) and all(c in "0123456789abcdef" for c in body)
+    return isinstance(text, str) and _ADDRESS.fullmatch(text) is not None
 
 
 def verify_signature(alg: str, public_key: bytes, message: bytes, signature: bytes) -> None:

@@ -99,3 +99,14 @@ class StoreError(GridledgerError):
 
 class NodeError(GridledgerError):
     code = "node_error"
+
+
+def error_from_code(code: str, message: str) -> GridledgerError:
+    """Rebuild an error from its machine name (as an API body or CheckTx result carries it)."""
+    todo: list[type[GridledgerError]] = [GridledgerError]
+    while todo:
+        cls = todo.pop()
+        if cls.code == code:
+            return cls(message)
+        todo.extend(cls.__subclasses__())
+    return GridledgerError(message)

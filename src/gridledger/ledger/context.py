@@ -58,16 +58,18 @@ class TxContext:
 
     def append_log(self, kind: str) -> int:
         """Append this transaction to the evidence log as an entry of ``kind``; return its index."""
-        entry = {
-            "chain_id": self.env.chain_id,
-            "height": self.env.height,
-            "kind": kind,
-            "time_ms": self.env.time_ms,
-            "tx": self.tx.to_json(),
-            "tx_id": self.tx.tx_id.hex(),
-            "v": LOG_ENTRY_VERSION,
-        }
-        return self.state.append_log_entry(codec.encode(entry))
+        return self.state.append_log_entry(encode_log_entry(self.env, kind, self.tx))
+
+
+def encode_log_entry(env: BlockEnv, kind: str, tx: Transaction) -> bytes:
+    """Canonical JSON of the log entry
+    ``{"chain_id","height","kind","time_ms","tx","tx_id","v"}``, with the transaction's own
+    canonical bytes spliced in (keys in that order are sorted: "tx" < "tx_id")."""
+    head = codec.encode(
+        {"chain_id": env.chain_id, "height": env.height, "kind": kind, "time_ms": env.time_ms}
+    )
+    tail = codec.encode({"tx_id": tx.tx_id.hex(), "v": LOG_ENTRY_VERSION})
+    return head[:-1] + b',"tx":' + tx.raw + b"," + tail[1:]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -65,8 +65,13 @@ class MemoryBackend:
 
 
 class State:
-    def __init__(self, backend: StateBackend) -> None:
+    def __init__(
+        self, backend: StateBackend, read_cache: dict[str, bytes | None] | None = None
+    ) -> None:
+        """``read_cache`` memoizes backend reads; several States over the same committed
+        state (CheckTx's and FinalizeBlock's) may share one, until the next commit."""
         self._backend = backend
+        self._read_cache = {} if read_cache is None else read_cache
         self._block: Changes = {}
         self._tx: Changes | None = None
 
@@ -77,7 +82,11 @@ class State:
             return self._tx[key]
         if key in self._block:
             return self._block[key]
-        return self._backend.get(key)
+        try:
+            return self._read_cache[key]
+        except KeyError:
+            value = self._read_cache[key] = self._backend.get(key)
+            return value
 
     def get_json(self, key: str) -> Any:
         raw = self.get(key)

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Collection, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from gridledger.contracts import CONTRACTS, identity
@@ -154,6 +154,15 @@ def check_transaction(
     return method
 
 
+def check_transaction_rules(state: State, env: BlockEnv, tx: Transaction) -> None:
+    """CheckTx: every rule short of running the contract's ``apply`` (signatures already
+    verified by the caller). The tx id is remembered in ``state`` so that a second copy waiting
+    in the mempool is refused as a replay."""
+    method = check_transaction(state, env, tx, signatures_verified=True)
+    method.check(TxContext(state=state, env=env, tx=tx), method.parse(tx.body.args))
+    state.put(_replay_key(tx.tx_id), str(env.height).encode("ascii"))
+
+
 def apply_transaction(
     state: State, env: BlockEnv, tx: Transaction, *, signatures_verified: bool = False
 ) -> tuple[Event, ...]:
@@ -173,20 +182,23 @@ def apply_block(
     raw_txs: Sequence[bytes],
     prev_app_hash: bytes,
     *,
-    preverified: Collection[bytes] = (),
+    preverified: Mapping[bytes, Transaction] | None = None,
 ) -> BlockResult:
     """FinalizeBlock.
 
-    ``preverified`` holds the SHA-256s of raw transactions whose signatures CheckTx verified.
+    ``preverified`` maps SHA-256(raw) to the Transaction that CheckTx already decoded from those
+    exact bytes and whose signatures it verified; decoding is deterministic, so reusing it
+    changes nothing but the time taken.
     """
+    known = preverified or {}
     _prune_expired_replay_keys(state, env.height)
     results = []
     for raw in raw_txs:
         state.begin_tx()
         try:
-            tx = decode_transaction(raw)
-            verified = hashlib.sha256(raw).digest() in preverified
-            events = apply_transaction(state, env, tx, signatures_verified=verified)
+            cached = known.get(hashlib.sha256(raw).digest())
+            tx = cached if cached is not None else decode_transaction(raw)
+            events = apply_transaction(state, env, tx, signatures_verified=cached is not None)
         except GridledgerError as exc:
             state.rollback_tx()
             tx_id = _tx_id_or_none(raw)

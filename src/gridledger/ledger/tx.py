@@ -17,6 +17,7 @@ A transaction is canonical JSON::
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -26,12 +27,16 @@ from gridledger.crypto import SUITES, Signer, compute_address, verify_signature
 from gridledger.errors import DecodeError, InvalidSignature, InvalidTransaction, Oversized
 
 SIGN_DOMAIN = b"gridledger/tx/v1\n"
+_BODY_PREFIX = b'{"body":'
+_SIGNATURES_SEPARATOR = b',"signatures":['
+_NAME = re.compile(r"[A-Za-z0-9._-]{1,64}")
 MAX_TX_BYTES = 512 * 1024
 MAX_SIGNATURES = 16
 MAX_NONCE_CHARS = 64
 MAX_NAME_CHARS = 64
 BODY_FIELDS = frozenset({"args", "chain_id", "contract", "expiry_height", "method", "nonce"})
 SIGNATURE_FIELDS = frozenset({"alg", "public_key", "signature"})
+HEX_DIGITS = frozenset("0123456789abcdef")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -59,10 +64,11 @@ class TxSignature:
     alg: str
     public_key: bytes
     signature: bytes
+    address: str = ""
 
-    @property
-    def address(self) -> str:
-        return compute_address(self.public_key, self.alg)
+    def __post_init__(self) -> None:
+        if not self.address:
+            object.__setattr__(self, "address", compute_address(self.public_key, self.alg))
 
     def to_json(self) -> dict[str, str]:
         return {
@@ -78,10 +84,8 @@ class Transaction:
     signatures: tuple[TxSignature, ...]
     raw: bytes
     tx_id: bytes
-
-    @property
-    def signers(self) -> tuple[str, ...]:
-        return tuple(sig.address for sig in self.signatures)
+    sign_bytes: bytes
+    signers: tuple[str, ...]
 
     @property
     def sender(self) -> str:
@@ -123,7 +127,7 @@ def add_signature(tx: Transaction, signer: Signer) -> Transaction:
     sig = TxSignature(
         alg=signer.alg,
         public_key=signer.public_key,
-        signature=signer.sign(compute_sign_bytes(tx.body)),
+        signature=signer.sign(tx.sign_bytes),
     )
     return encode_transaction(tx.body, (*tx.signatures, sig))
 
@@ -154,11 +158,32 @@ def _decode_object(obj: Any, raw: bytes) -> Transaction:
         )
     body = _decode_body(obj["body"])
     signatures = _decode_signatures(obj["signatures"])
-    return Transaction(body=body, signatures=signatures, raw=raw, tx_id=compute_tx_id(body))
+    sign_bytes = SIGN_DOMAIN + _body_bytes(raw)
+    return Transaction(
+        body=body,
+        signatures=signatures,
+        raw=raw,
+        tx_id=hashlib.sha256(sign_bytes).digest(),
+        sign_bytes=sign_bytes,
+        signers=tuple(sig.address for sig in signatures),
+    )
+
+
+def _body_bytes(raw: bytes) -> bytes:
+    """The canonical bytes of the body, cut from the canonical transaction.
+
+    In canonical form the transaction is ``{"body":<body>,"signatures":[...]}`` ("body" sorts
+    first). The separator is found from the right: the signatures array after it holds only
+    objects with the keys alg, public_key and signature, so it cannot contain the separator.
+    """
+    end = raw.rfind(_SIGNATURES_SEPARATOR)
+    if not raw.startswith(_BODY_PREFIX) or end < 0:
+        raise InvalidTransaction('transaction must be {"body":...,"signatures":[...]}')
+    return raw[len(_BODY_PREFIX) : end]
 
 
 def verify_transaction_signatures(tx: Transaction) -> None:
-    message = compute_sign_bytes(tx.body)
+    message = tx.sign_bytes
     for position, sig in enumerate(tx.signatures):
         try:
             verify_signature(sig.alg, sig.public_key, message, sig.signature)
@@ -225,7 +250,9 @@ def _decode_signature(item: Any, position: int) -> TxSignature:
 
 
 def _decode_hex(value: Any) -> bytes:
-    if not isinstance(value, str) or value != value.lower():
+    # bytes.fromhex alone would also take upper case and spaces: one signed transaction would
+    # then have many encodings.
+    if not isinstance(value, str) or not set(value) <= HEX_DIGITS:
         raise ValueError("keys and signatures are lowercase hex strings")
     return bytes.fromhex(value)
 
@@ -233,5 +260,5 @@ def _decode_hex(value: Any) -> bytes:
 def _require_name(value: Any, field: str) -> None:
     if not isinstance(value, str) or not 1 <= len(value) <= MAX_NAME_CHARS:
         raise InvalidTransaction(f"{field} must be a string of 1 to {MAX_NAME_CHARS} characters")
-    if not all(c.isascii() and (c.isalnum() or c in "-_.") for c in value):
+    if _NAME.fullmatch(value) is None:
         raise InvalidTransaction(f"{field} {value!r} may contain only ASCII letters, digits, - _ .")

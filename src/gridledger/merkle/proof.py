@@ -9,10 +9,10 @@ Every failure raises ``InvalidProof`` with a message naming the problem: a malfo
 an int, not 32 bytes), an index or size out of range, a proof of the wrong length, or a computed
 root that does not match the expected one. Nothing else escapes for bad input.
 
-Edge cases follow transparency-dev/merkle (``proof.VerifyConsistency``): between equal sizes the
-proof must be empty and the two roots equal; from ``old_size`` 0 the proof must be empty and it
-verifies whatever the roots are (the empty tree is a prefix of every tree; RFC 9162 defines no
-proof for it). The roots must still be 32-byte hashes.
+Edge cases follow transparency-dev/merkle (``proof.VerifyConsistency``): between equal sizes
+(0 and 0 included) the proof must be empty and the two roots equal; from ``old_size`` 0 to a larger
+size the proof must be empty and verifies whatever the roots are (the empty tree is a prefix of
+every tree; RFC 9162 defines no proof for it). The roots must still be 32-byte hashes.
 """
 
 from __future__ import annotations
@@ -127,17 +127,18 @@ def verify_consistency(
     """Raise InvalidProof unless ``proof`` shows the tree of ``old_size`` leaves with root
     ``old_root`` is a prefix of the tree of ``new_size`` leaves with root ``new_root``.
 
-    ``old_size`` 0 verifies with an empty proof; equal sizes need an empty proof and equal roots.
+    Equal sizes need an empty proof and equal roots; from ``old_size`` 0 to a larger size an
+    empty proof verifies whatever the roots.
     """
     verify_hash("old root", old_root)
     verify_hash("new root", new_root)
     verify_tree_sizes(old_size, new_size)
     sizes = f"old_size {old_size} and new_size {new_size}"
     path = _checked_proof(proof, compute_consistency_length(old_size, new_size), sizes)
-    if old_size == 0:
-        return
     if old_size == new_size:
         verify_root_match(old_root, new_root, new_size)
+        return
+    if old_size == 0:
         return
     if old_size & (old_size - 1) == 0:
         path.insert(0, old_root)

@@ -10,8 +10,8 @@ State kept between calls, as the ABCI contract asks:
 - *check state*: committed state plus the effects of transactions accepted by CheckTx since the
   last commit (so a duplicate in the mempool is refused early); reset on every Commit;
 - *pending block*: FinalizeBlock's result, persisted only by Commit;
-- *verified signatures*: SHA-256 of raw transactions whose signatures CheckTx verified, so
-  FinalizeBlock does not verify them again.
+- *verified transactions*: by SHA-256 of their raw bytes, the transactions CheckTx decoded and
+  whose signatures it verified, so FinalizeBlock (and rechecks) do neither again.
 """
 
 from __future__ import annotations
@@ -32,10 +32,10 @@ from gridledger.ledger.transition import (
     BlockResult,
     apply_block,
     apply_genesis_block,
-    apply_transaction,
+    check_transaction_rules,
     compute_error_code,
 )
-from gridledger.ledger.tx import decode_transaction, verify_transaction_signatures
+from gridledger.ledger.tx import Transaction, decode_transaction, verify_transaction_signatures
 from gridledger.store.sqlite import BlockRow, SqliteStore, TxRow
 
 SIGNATURE_CACHE_SIZE = 200_000
@@ -72,15 +72,18 @@ class PendingBlock:
 class Application:
     def __init__(self, store: SqliteStore) -> None:
         self.store = store
-        self._lock = threading.RLock()
-        self._verified: OrderedDict[bytes, None] = OrderedDict()
+        self._lock = threading.RLock()  # consensus calls: InitChain, FinalizeBlock, Commit
+        self._check_lock = threading.Lock()  # CheckTx, which may run beside FinalizeBlock
+        self._verified: OrderedDict[bytes, Transaction] = OrderedDict()
         self._pending: PendingBlock | None = None
         self._genesis: Genesis | None = None
         raw_genesis = store.get_meta("genesis")
         if raw_genesis is not None:
             self._genesis = decode_genesis(codec.decode(raw_genesis))
-        self._check_state = State(store)
+        self._read_cache: dict[str, bytes | None] = {}
+        self._check_state = State(store, self._read_cache)
         self._last_time_ms = self._read_last_time()
+        self._last_height = store.last_height
 
     # -- Info / InitChain ----------------------------------------------------------------------
 
@@ -94,7 +97,7 @@ class Application:
         with self._lock:
             return AppInfo(
                 chain_id=self._genesis.chain_id if self._genesis else "",
-                last_height=self.store.last_height,
+                last_height=self._last_height,
                 last_app_hash=self.store.last_app_hash,
                 last_time_ms=self._last_time_ms,
             )
@@ -113,40 +116,41 @@ class Application:
             self.store.commit_genesis(result.changes, result.app_hash, codec.encode(genesis_doc))
             self._genesis = genesis
             self._last_time_ms = genesis.genesis_time_ms
-            self._check_state = State(self.store)
+            self._last_height = 0
+            self._reset_check_state()
             return result.app_hash
 
     # -- CheckTx -------------------------------------------------------------------------------
 
     def check_tx(self, raw: bytes, *, recheck: bool = False) -> CheckResult:
-        """Mempool admission: every check of FinalizeBlock against the check state."""
-        with self._lock:
-            tx_id = None
-            try:
+        """Mempool admission: every rule FinalizeBlock applies, short of running the contract,
+        against the check state. A CheckTx racing a Commit may judge by the previous block;
+        that is harmless, because FinalizeBlock checks everything again."""
+        tx_id = None
+        try:
+            raw_hash = hashlib.sha256(raw).digest()
+            tx = self._verified.get(raw_hash)
+            if tx is None:
+                # Pure work outside the lock: libsodium releases the GIL, so concurrent
+                # callers verify signatures on several cores.
                 tx = decode_transaction(raw)
                 tx_id = tx.tx_id
-                raw_hash = hashlib.sha256(raw).digest()
-                if raw_hash not in self._verified:
-                    verify_transaction_signatures(tx)
-                    self._remember_verified(raw_hash)
-                env = self._next_env(self._last_time_ms)
-                self._check_state.begin_tx()
-                try:
-                    apply_transaction(self._check_state, env, tx, signatures_verified=True)
-                except BaseException:
-                    self._check_state.rollback_tx()
-                    raise
-                self._check_state.commit_tx()
-            except GridledgerError as exc:
-                return CheckResult(
-                    code=compute_error_code(exc), tx_id=tx_id, log=exc.message, error=exc.code
-                )
-            return CheckResult(code=OK, tx_id=tx_id)
+                verify_transaction_signatures(tx)
+                self._remember_verified(raw_hash, tx)
+            tx_id = tx.tx_id
+            with self._check_lock:
+                check_transaction_rules(self._check_state, self._next_env(), tx)
+        except GridledgerError as exc:
+            return CheckResult(
+                code=compute_error_code(exc), tx_id=tx_id, log=exc.message, error=exc.code
+            )
+        return CheckResult(code=OK, tx_id=tx_id)
 
-    def _remember_verified(self, raw_hash: bytes) -> None:
-        self._verified[raw_hash] = None
-        while len(self._verified) > SIGNATURE_CACHE_SIZE:
-            self._verified.popitem(last=False)
+    def _remember_verified(self, raw_hash: bytes, tx: Transaction) -> None:
+        with self._check_lock:
+            self._verified[raw_hash] = tx
+            while len(self._verified) > SIGNATURE_CACHE_SIZE:
+                self._verified.popitem(last=False)
 
     # -- PrepareProposal / ProcessProposal -----------------------------------------------------
 
@@ -168,14 +172,14 @@ class Application:
 
     def finalize_block(self, *, height: int, time_ms: int, raw_txs: Sequence[bytes]) -> BlockResult:
         with self._lock:
-            expected = self.store.last_height + 1
+            expected = self._last_height + 1
             if height != expected:
                 raise NodeError(
                     f"FinalizeBlock for height {height}, but the next height is {expected}"
                 )
             env = BlockEnv(chain_id=self.genesis.chain_id, height=height, time_ms=time_ms)
             prev = self.store.last_app_hash
-            state = State(self.store)
+            state = State(self.store, self._read_cache)
             result = apply_block(state, env, raw_txs, prev, preverified=self._verified)
             self._pending = PendingBlock(
                 env=env, raw_txs=tuple(raw_txs), result=result, prev_app_hash=prev
@@ -218,13 +222,20 @@ class Application:
                 self._verified.pop(hashlib.sha256(raw).digest(), None)
             self._pending = None
             self._last_time_ms = env.time_ms
-            self._check_state = State(self.store)
+            self._last_height = env.height
+            self._reset_check_state()
+
+    def _reset_check_state(self) -> None:
+        """After a commit: committed state changed, so forget cached reads and CheckTx effects."""
+        with self._check_lock:
+            self._read_cache = {}
+            self._check_state = State(self.store, self._read_cache)
 
     # -- helpers -------------------------------------------------------------------------------
 
-    def _next_env(self, time_ms: int) -> BlockEnv:
+    def _next_env(self) -> BlockEnv:
         return BlockEnv(
-            chain_id=self.genesis.chain_id, height=self.store.last_height + 1, time_ms=time_ms
+            chain_id=self.genesis.chain_id, height=self._last_height + 1, time_ms=self._last_time_ms
         )
 
     def _read_last_time(self) -> int:

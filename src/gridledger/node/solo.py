@@ -34,6 +34,7 @@ from gridledger.node.abci_app import Application, CheckResult
 log = logging.getLogger(__name__)
 
 MAX_BLOCK_TXS = 5_000
+DEFAULT_BLOCK_TIME_MS = 100
 MAX_BLOCK_BYTES = 16 * 1024 * 1024
 MAX_MEMPOOL_TXS = 100_000
 NO_TX_ID = bytes(32)  # stands in for the id of bytes that did not decode
@@ -56,11 +57,12 @@ CommitCallback = Callable[[Committed], None]
 
 class SoloNode:
     def __init__(
-        self, app: Application, node_key: PrivateKey, *, min_block_interval_ms: int = 0
+        self, app: Application, node_key: PrivateKey, *, block_time_ms: int = DEFAULT_BLOCK_TIME_MS
     ) -> None:
         self.app = app
         self.node_key = node_key
-        self._min_interval_s = min_block_interval_ms / 1000
+        self._block_time_s = block_time_ms / 1000
+        self._last_block_start = 0.0
         self._mempool: deque[tuple[bytes, bytes]] = deque()  # (tx_id, raw)
         self._cond = threading.Condition()
         self._callbacks: dict[bytes, list[CommitCallback]] = {}
@@ -106,7 +108,8 @@ class SoloNode:
             if on_commit is not None:
                 self._callbacks.setdefault(result.tx_id, []).append(on_commit)
             self._mempool.append((result.tx_id, raw))
-            self._cond.notify_all()
+            if len(self._mempool) in (1, MAX_BLOCK_TXS):  # the producer waits for these two
+                self._cond.notify_all()
         return result
 
     def wait_for_commit(
@@ -137,18 +140,29 @@ class SoloNode:
         try:
             while True:
                 with self._cond:
-                    while not self._mempool and not self._stopping:
-                        self._cond.wait()
+                    self._wait_for_block_content()
                     if self._stopping:
                         return
                     batch = self._take_batch()
+                self._last_block_start = time.monotonic()
                 self._produce(batch)
-                if self._min_interval_s:
-                    time.sleep(self._min_interval_s)
         except BaseException as exc:  # the producer must never die silently
             self._failure = exc
             log.exception("block producer stopped")
             raise
+
+    def _wait_for_block_content(self) -> None:
+        """Until there is something to commit and either a full block's worth of transactions
+        or ``block_time`` since the previous block started (so a busy node makes fewer, larger
+        blocks and an idle one answers at once)."""
+        while not self._stopping:
+            if self._mempool:
+                due = self._last_block_start + self._block_time_s - time.monotonic()
+                if due <= 0 or len(self._mempool) >= MAX_BLOCK_TXS:
+                    return
+                self._cond.wait(due)
+            else:
+                self._cond.wait()
 
     def _take_batch(self) -> list[tuple[bytes, bytes]]:
         batch: list[tuple[bytes, bytes]] = []

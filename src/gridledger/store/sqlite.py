@@ -120,8 +120,10 @@ class SqliteStore:
     # -- StateBackend --------------------------------------------------------------------------
 
     def get(self, key: str) -> bytes | None:
-        with self._wrap("read"):
+        try:  # the hot path: no context manager
             row = self._conn().execute("SELECT value FROM state WHERE key = ?", (key,)).fetchone()
+        except sqlite3.Error as exc:
+            raise StoreError(f"store {self.path}: read of {key!r} failed: {exc}") from exc
         return None if row is None else bytes(row[0])
 
     def iter_prefix(self, prefix: str) -> Iterator[tuple[str, bytes]]:
