@@ -20,7 +20,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from gridledger import codec
 from gridledger.errors import StoreError
 from gridledger.ledger.state import Changes
 
@@ -36,11 +35,11 @@ CREATE TABLE IF NOT EXISTS txs (
     code INTEGER NOT NULL, error TEXT NOT NULL, log TEXT NOT NULL, events BLOB NOT NULL,
     PRIMARY KEY (height, idx)) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS txs_by_id ON txs (tx_id);
-CREATE TABLE IF NOT EXISTS batch_members (
-    digest TEXT NOT NULL, root TEXT NOT NULL, idx INTEGER NOT NULL,
-    PRIMARY KEY (digest, root)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS batch_manifests (
-    root TEXT PRIMARY KEY, digests BLOB NOT NULL) WITHOUT ROWID;
+    id INTEGER PRIMARY KEY, root BLOB NOT NULL UNIQUE, digests BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS batch_members (
+    prefix INTEGER NOT NULL, batch INTEGER NOT NULL, idx INTEGER NOT NULL,
+    PRIMARY KEY (prefix, batch, idx)) WITHOUT ROWID;
 """
 
 
@@ -281,46 +280,66 @@ class SqliteStore:
     # -- batch manifests (off-chain, checked against the on-chain root by the caller) ----------
 
     def put_batch_manifest(self, root: str, digests: Sequence[str]) -> None:
+        """Keep a batch's digests (hex, in leaf order); the caller checked them against the root."""
+        packed = b"".join(bytes.fromhex(d) for d in digests)
         with self._write_lock, self._wrap("store batch manifest"):
             conn = self._conn()
             conn.execute("BEGIN IMMEDIATE")
             try:
                 conn.execute(
-                    "INSERT OR REPLACE INTO batch_manifests VALUES (?, ?)",
-                    (root, codec.encode(list(digests))),
+                    "INSERT INTO batch_manifests (root, digests) VALUES (?, ?) "
+                    "ON CONFLICT (root) DO UPDATE SET digests = excluded.digests",
+                    (bytes.fromhex(root), packed),
                 )
-                conn.executemany(
-                    "INSERT OR REPLACE INTO batch_members VALUES (?, ?, ?)",
-                    [(d, root, i) for i, d in enumerate(digests)],
-                )
+                (batch_id,) = conn.execute(
+                    "SELECT id FROM batch_manifests WHERE root = ?", (bytes.fromhex(root),)
+                ).fetchone()
+                rows = sorted(
+                    (_prefix(packed[i * 32 : i * 32 + 8]), batch_id, i) for i in range(len(digests))
+                )  # sorted rows append to the B-tree instead of landing at random pages
+                conn.executemany("INSERT OR REPLACE INTO batch_members VALUES (?, ?, ?)", rows)
                 conn.execute("COMMIT")
             except BaseException:
                 conn.execute("ROLLBACK")
                 raise
 
     def find_batch_member(self, digest: str) -> tuple[str, int] | None:
+        """(root, index) of the first batch holding ``digest``."""
+        wanted = bytes.fromhex(digest)
         with self._wrap("read batch member"):
-            row = (
+            rows = (
                 self._conn()
                 .execute(
-                    "SELECT root, idx FROM batch_members WHERE digest = ? ORDER BY root LIMIT 1",
-                    (digest,),
+                    "SELECT m.root, b.idx, substr(m.digests, b.idx * 32 + 1, 32) "
+                    "FROM batch_members b JOIN batch_manifests m ON m.id = b.batch "
+                    "WHERE b.prefix = ? ORDER BY b.batch, b.idx",
+                    (_prefix(wanted[:8]),),
                 )
-                .fetchone()
+                .fetchall()
             )
-        return None if row is None else (str(row[0]), int(row[1]))
+        for root, index, member in rows:
+            if bytes(member) == wanted:  # the prefix narrows; the stored digest decides
+                return bytes(root).hex(), int(index)
+        return None
 
     def get_batch_manifest(self, root: str) -> list[str] | None:
         with self._wrap("read batch manifest"):
             row = (
                 self._conn()
-                .execute("SELECT digests FROM batch_manifests WHERE root = ?", (root,))
+                .execute(
+                    "SELECT digests FROM batch_manifests WHERE root = ?", (bytes.fromhex(root),)
+                )
                 .fetchone()
             )
         if row is None:
             return None
-        digests: list[str] = codec.decode(bytes(row[0]))
-        return digests
+        packed = bytes(row[0])
+        return [packed[i : i + 32].hex() for i in range(0, len(packed), 32)]
+
+
+def _prefix(first_8_bytes: bytes) -> int:
+    """The first 8 bytes of a digest as a signed 64-bit SQLite integer."""
+    return int.from_bytes(first_8_bytes, "big", signed=True)
 
 
 def _tx_row(row: Any) -> TxRow:
