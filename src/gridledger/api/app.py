@@ -328,7 +328,7 @@ def _add_notary_routes(app: FastAPI, node: EmbeddedNode) -> None:
     @app.get("/v1/certificates/{digest}", summary="Evidence certificate for a document digest")
     def get_certificate(digest: str) -> dict[str, Any]:
         _parse_hex32(digest, "digest")
-        return build_certificate(node.store, digest, node.genesis.genesis_hash)
+        return build_certificate(node.store, digest)
 
     @app.post("/v1/batches/{root}/manifest", summary="Deposit the digests of a recorded batch")
     async def put_manifest(root: str, request: Request) -> dict[str, Any]:

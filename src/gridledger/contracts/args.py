@@ -83,11 +83,27 @@ def take_name_list(
     return tuple(value)
 
 
-def take_object(args: Mapping[str, Any], name: str, *, max_bytes: int) -> dict[str, Any]:
+def take_object(
+    args: Mapping[str, Any], name: str, *, max_bytes: int, max_depth: int
+) -> dict[str, Any]:
+    """A free-form object, limited in size and in nesting (it is nested again in log entries and
+    certificates, which must stay within the codec's depth limit)."""
     value = args.get(name, {})
     if not isinstance(value, dict):
         raise InvalidTransaction(f"{name} must be an object")
     size = len(codec.encode(value))
     if size > max_bytes:
         raise Oversized(f"{name} is {size} bytes as canonical JSON; the limit is {max_bytes}")
+    depth = compute_depth(value)
+    if depth > max_depth:
+        raise Oversized(f"{name} is nested {depth} levels deep; the limit is {max_depth}")
     return value
+
+
+def compute_depth(value: Any) -> int:
+    """Levels of objects and arrays: 0 for a scalar, 1 for ``{}`` or ``[1]``."""
+    if isinstance(value, dict):
+        return 1 + max(map(compute_depth, value.values()), default=0)
+    if isinstance(value, list):
+        return 1 + max(map(compute_depth, value), default=0)
+    return 0

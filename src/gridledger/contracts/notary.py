@@ -38,6 +38,7 @@ ALGORITHMS = ("sha256",)
 MAX_TITLE_CHARS = 200
 MAX_TYPE_CHARS = 64
 MAX_METADATA_BYTES = 4096
+MAX_METADATA_DEPTH = 8  # a certificate nests metadata 7 levels deep; the codec allows 32
 MAX_PARTIES = 16
 MAX_ENDORSERS = 8
 MAX_BATCH_COUNT = 10_000_000
@@ -120,7 +121,9 @@ def _parse_common(args: Mapping[str, Any], *, digest: str, kind: str, count: int
         kind=kind,
         title=take_str(args, "title", max_chars=MAX_TITLE_CHARS),
         record_type=take_str(args, "record_type", max_chars=MAX_TYPE_CHARS),
-        metadata=take_object(args, "metadata", max_bytes=MAX_METADATA_BYTES),
+        metadata=take_object(
+            args, "metadata", max_bytes=MAX_METADATA_BYTES, max_depth=MAX_METADATA_DEPTH
+        ),
         parties=take_name_list(args, "parties", max_items=MAX_PARTIES, min_items=1, addresses=True),
         endorsers=take_name_list(args, "endorsers", max_items=MAX_ENDORSERS)
         if "endorsers" in args

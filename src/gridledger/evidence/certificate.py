@@ -17,7 +17,8 @@ from gridledger.ledger.state import State
 from gridledger.store.sqlite import SqliteStore
 
 
-def build_certificate(store: SqliteStore, digest: str, genesis_hash: bytes) -> dict[str, Any]:
+def build_certificate(store: SqliteStore, digest: str) -> dict[str, Any]:
+    """The certificate of ``digest`` (a document's, or a member's of a recorded batch)."""
     with store.snapshot():
         state = State(store)
         record, batch = _find_record(store, state, digest)
@@ -47,11 +48,7 @@ def build_certificate(store: SqliteStore, digest: str, genesis_hash: bytes) -> d
             "record": record,
             "entries": entries,
             "block": {"header": header, "signature": block.signature.hex()},
-            "trust_anchor": {
-                "type": "solo-node-key",
-                "node_public_key": header["proposer"],
-                "genesis_hash": genesis_hash.hex(),
-            },
+            "trust_anchor": {"type": "solo-node-key", "node_public_key": header["proposer"]},
         }
 
 

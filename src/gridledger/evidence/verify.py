@@ -31,6 +31,7 @@ TOP_FIELDS = frozenset(
     {"format", "chain_id", "document", "batch", "record", "entries", "block", "trust_anchor"}
 )
 RECORD_KINDS = {"notary.record": "document", "notary.record_batch": "batch"}
+HEX_DIGITS = frozenset("0123456789abcdef")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -88,17 +89,16 @@ def _verify(
     if set(cert["block"]) != {"header", "signature"}:
         raise InvalidProof("certificate block must have exactly header and signature")
     anchor = cert["trust_anchor"]
-    if (
-        set(anchor) != {"type", "node_public_key", "genesis_hash"}
-        or anchor["type"] != "solo-node-key"
-    ):
+    if set(anchor) != {"type", "node_public_key"} or anchor["type"] != "solo-node-key":
         raise InvalidProof("certificate trust_anchor is not a solo-node-key anchor")
-    node_key = bytes.fromhex(anchor["node_public_key"])
+    node_key = _hex(anchor["node_public_key"], "trust_anchor node_public_key")
     if trusted is not None and node_key not in trusted:
         raise InvalidProof(
             f"certificate is signed by node key {node_key.hex()[:16]}…, which is not trusted"
         )
-    verify_header_signature(header, node_key, bytes.fromhex(cert["block"]["signature"]))
+    if codec.encode(header.to_json()) != codec.encode(cert["block"]["header"]):
+        raise InvalidProof("block header is not written as the node signed it (lowercase hex)")
+    verify_header_signature(header, node_key, _hex(cert["block"]["signature"], "block signature"))
     if header.chain_id != chain_id:
         raise InvalidProof(
             f"block is from chain {header.chain_id!r}, certificate says {chain_id!r}"
@@ -152,7 +152,7 @@ def _verify_entry(
     if not isinstance(item, dict) or set(item) != {"entry", "index", "path"}:
         raise InvalidProof(f"entry {n} must have exactly entry, index and path")
     entry, index = item["entry"], item["index"]
-    path = [bytes.fromhex(h) for h in item["path"]]
+    path = [_hex(h, f"entry {n} path") for h in item["path"]]
     try:
         merkle.verify_inclusion(codec.encode(entry), index, log_size, path, log_root)
     except InvalidProof as exc:
@@ -233,7 +233,10 @@ def _compare_record(given: Any, expected: dict[str, Any]) -> None:
     if not isinstance(given, dict):
         raise InvalidProof("certificate record must be an object")
     for field in sorted(set(given) | set(expected)):
-        if given.get(field) != expected.get(field):
+        if field not in given or field not in expected:
+            raise InvalidProof(f"record field {field!r} is missing or not a field of the record")
+        # As canonical JSON: Python's == would call true and 1, or 1 and 1.0, equal.
+        if codec.encode(given[field]) != codec.encode(expected[field]):
             raise InvalidProof(f"record field {field!r} does not match the signed log entries")
 
 
@@ -257,12 +260,19 @@ def _verify_document(document: Any, batch: Any, record: Mapping[str, Any]) -> st
         raise InvalidProof("certificate batch root or count does not match the batch record")
     try:
         merkle.verify_inclusion(
-            bytes.fromhex(digest),
+            _hex(digest, "document digest"),
             batch["index"],
             batch["count"],
-            [bytes.fromhex(h) for h in batch["path"]],
-            bytes.fromhex(batch["root"]),
+            [_hex(h, "batch path") for h in batch["path"]],
+            _hex(batch["root"], "batch root"),
         )
     except InvalidProof as exc:
         raise InvalidProof(f"document is not in the batch: {exc.message}") from exc
     return str(digest)
+
+
+def _hex(value: Any, what: str) -> bytes:
+    """Bytes from lowercase hex: the one spelling a certificate uses, so each value has one."""
+    if not isinstance(value, str) or not set(value) <= HEX_DIGITS:
+        raise InvalidProof(f"{what} must be lowercase hex")
+    return bytes.fromhex(value)

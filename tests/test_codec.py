@@ -1,0 +1,211 @@
+"""Canonical JSON: the one encoding of everything gridledger signs or hashes."""
+
+from __future__ import annotations
+
+import json
+from collections import OrderedDict
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from gridledger import codec
+from gridledger.errors import DecodeError
+
+# -- encode ------------------------------------------------------------------------------------
+
+
+def test_encode_sorts_keys_and_writes_no_whitespace() -> None:
+    value = {"b": [1, 2, {"y": True, "x": None}], "a": "z", "c": {}}
+
+    assert codec.encode(value) == b'{"a":"z","b":[1,2,{"x":null,"y":true}],"c":{}}'
+
+
+def test_encode_sorts_keys_by_code_point() -> None:
+    value = {"a": 1, "B": 2, "_": 3, "é": 4, "aa": 5, "A": 6}
+
+    assert codec.encode(value) == '{"A":6,"B":2,"_":3,"a":1,"aa":5,"é":4}'.encode()
+
+
+def test_encode_keeps_non_ascii_as_utf8() -> None:
+    assert codec.encode("电网 ünïcödé 😀") == '"电网 ünïcödé 😀"'.encode()
+
+
+def test_encode_escapes_only_quote_backslash_and_control_characters() -> None:
+    assert codec.encode('q"b\\n\nt\tc\x01d\x7f/') == b'"q\\"b\\\\n\\nt\\tc\\u0001d\x7f/"'
+
+
+def test_encode_writes_int64_bounds_exactly() -> None:
+    assert codec.encode([codec.INT_MIN, 0, codec.INT_MAX]) == (
+        b"[-9223372036854775808,0,9223372036854775807]"
+    )
+
+
+def test_encode_accepts_tuples_and_other_mappings() -> None:
+    assert codec.encode(OrderedDict([("b", (1, 2)), ("a", 0)])) == b'{"a":0,"b":[1,2]}'
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        pytest.param(1.0, id="float"),
+        pytest.param(float("nan"), id="nan"),
+        pytest.param(float("inf"), id="infinity"),
+        pytest.param(2**63, id="int64-max-plus-one"),
+        pytest.param(-(2**63) - 1, id="int64-min-minus-one"),
+        pytest.param({1: "a"}, id="non-string-key"),
+        pytest.param(b"bytes", id="bytes"),
+        pytest.param({"a"}, id="set"),
+        pytest.param("\ud800", id="lone-surrogate"),
+        pytest.param({"nested": [0.5]}, id="nested-float"),
+    ],
+)
+def test_encode_refuses_values_without_canonical_form(value: Any) -> None:
+    with pytest.raises(DecodeError):
+        codec.encode(value)
+
+
+def test_encode_refuses_nesting_deeper_than_the_limit() -> None:
+    ok: Any = 0
+    for _ in range(codec.MAX_DEPTH):
+        ok = [ok]
+    codec.encode(ok)
+
+    with pytest.raises(DecodeError, match="deeper"):
+        codec.encode([ok])
+
+
+# -- decode: accepted --------------------------------------------------------------------------
+
+
+def test_decode_returns_the_value_of_canonical_text() -> None:
+    raw = '{"a":[1,-2,true,false,null],"b":{"c":"电网\\n"}}'.encode()
+
+    assert codec.decode(raw) == {"a": [1, -2, True, False, None], "b": {"c": "电网\n"}}
+
+
+def test_decode_accepts_str_as_well_as_bytes() -> None:
+    assert codec.decode('{"a":1}') == {"a": 1}
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        pytest.param('{"a": 1}', id="space-after-colon"),
+        pytest.param('{"a":1, "b":2}', id="space-after-comma"),
+        pytest.param(' {"a":1}', id="leading-space"),
+        pytest.param('{"a":1}\n', id="trailing-newline"),
+        pytest.param('{"b":2,"a":1}', id="unsorted-keys"),
+        pytest.param('"\\u00e9"', id="escaped-non-ascii"),
+        pytest.param('"\\/"', id="escaped-slash"),
+        pytest.param('"\\ud83d\\ude00"', id="escaped-surrogate-pair"),
+        pytest.param("-0", id="negative-zero"),
+    ],
+)
+def test_decode_refuses_non_canonical_text_but_accepts_it_when_not_asked(text: str) -> None:
+    with pytest.raises(DecodeError, match="canonical"):
+        codec.decode(text.encode())
+
+    value = codec.decode(text.encode(), canonical=False)
+
+    assert value == json.loads(text)
+
+
+# -- decode: refused in any mode ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("raw", "reason"),
+    [
+        pytest.param(b"1.0", "not an integer", id="float"),
+        pytest.param(b"[1e3]", "not an integer", id="exponent"),
+        pytest.param(b"[1E3]", "not an integer", id="exponent-upper"),
+        pytest.param(b"[-0.0]", "not an integer", id="negative-zero-float"),
+        pytest.param(b"NaN", "NaN", id="nan"),
+        pytest.param(b"[Infinity]", "Infinity", id="infinity"),
+        pytest.param(b"[-Infinity]", "Infinity", id="minus-infinity"),
+        pytest.param(b'{"a":1,"a":1}', "duplicate key", id="duplicate-key"),
+        pytest.param(b'{"a":{"b":1,"b":2}}', "duplicate key", id="nested-duplicate-key"),
+        pytest.param(b"9223372036854775808", "64-bit", id="int64-max-plus-one"),
+        pytest.param(b"-9223372036854775809", "64-bit", id="int64-min-minus-one"),
+        pytest.param(b"1" * 5000, "malformed", id="huge-integer-literal"),
+        pytest.param(b'"\xff"', "not UTF-8", id="invalid-utf8"),
+        pytest.param(b'"\xc3"', "not UTF-8", id="truncated-utf8"),
+        pytest.param(b'"\xed\xa0\x80"', "not UTF-8", id="utf8-encoded-surrogate"),
+        pytest.param(b'"\\ud800"', "surrogate", id="lone-high-surrogate"),
+        pytest.param(b'["\\udc00"]', "surrogate", id="lone-low-surrogate"),
+        pytest.param(b'{"\\ud800":1}', "surrogate", id="lone-surrogate-in-key"),
+        pytest.param(b"", "malformed", id="empty"),
+        pytest.param(b"{", "malformed", id="truncated"),
+        pytest.param(b"[1,]", "malformed", id="trailing-comma"),
+        pytest.param(b"'a'", "malformed", id="single-quotes"),
+    ],
+)
+@pytest.mark.parametrize("canonical", [True, False], ids=["canonical", "lenient"])
+def test_decode_refuses_values_outside_canonical_json(
+    raw: bytes, reason: str, canonical: bool
+) -> None:
+    with pytest.raises(DecodeError, match=reason):
+        codec.decode(raw, canonical=canonical)
+
+
+def test_decode_accepts_int64_bounds() -> None:
+    assert codec.decode(b"[-9223372036854775808,9223372036854775807]") == [
+        codec.INT_MIN,
+        codec.INT_MAX,
+    ]
+
+
+@pytest.mark.parametrize("canonical", [True, False], ids=["canonical", "lenient"])
+def test_decode_refuses_nesting_deeper_than_the_limit(canonical: bool) -> None:
+    depth = codec.MAX_DEPTH
+    assert codec.decode(b"[" * depth + b"]" * depth, canonical=canonical) is not None
+
+    with pytest.raises(DecodeError, match="deeper"):
+        codec.decode(b"[" * (depth + 1) + b"]" * (depth + 1), canonical=canonical)
+    with pytest.raises(DecodeError, match="deeper"):
+        codec.decode(b'{"a":' * (depth + 1) + b"1" + b"}" * (depth + 1), canonical=canonical)
+
+
+def test_decode_turns_recursion_overflow_into_decode_error() -> None:
+    with pytest.raises(DecodeError, match="deep"):
+        codec.decode(b"[" * 200_000 + b"]" * 200_000)
+
+
+def test_decode_error_names_the_first_non_canonical_byte() -> None:
+    with pytest.raises(DecodeError, match="at byte 5"):
+        codec.decode(b'{"a": 1}')
+
+
+# -- round trip --------------------------------------------------------------------------------
+
+json_values = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=codec.INT_MIN, max_value=codec.INT_MAX)
+    | st.text(),
+    lambda children: (
+        st.lists(children, max_size=5) | st.dictionaries(st.text(max_size=8), children, max_size=5)
+    ),
+    max_leaves=25,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(json_values)
+def test_encode_then_decode_round_trips(value: Any) -> None:
+    raw = codec.encode(value)
+
+    decoded = codec.decode(raw)
+
+    assert decoded == value
+    assert codec.encode(decoded) == raw  # also tells True from 1
+
+
+@settings(max_examples=200, deadline=None)
+@given(json_values)
+def test_decode_lenient_reads_any_json_layout_of_the_same_value(value: Any) -> None:
+    loose = json.dumps(value, indent=2, ensure_ascii=True)
+
+    assert codec.encode(codec.decode(loose.encode(), canonical=False)) == codec.encode(value)
