@@ -77,7 +77,10 @@ def decode(data: bytes | str, *, canonical: bool = True) -> Any:
         ) from exc
     except ValueError as exc:  # e.g. an integer literal with thousands of digits
         raise DecodeError(f"malformed JSON: {exc}") from exc
-    _check_value(value, 0)
+    # Floats and integer range were checked while parsing; only depth is left, and a text with
+    # at most MAX_DEPTH brackets cannot nest deeper than that.
+    if text.count("{") + text.count("[") > MAX_DEPTH:
+        _check_value(value, 0)
     try:
         expected = _ENCODER.encode(value).encode("utf-8")
     except UnicodeEncodeError as exc:

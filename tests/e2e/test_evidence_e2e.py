@@ -164,3 +164,33 @@ def test_verify_fails_with_a_reason_when_file_or_certificate_is_altered(
     garbage = cli("verify", str(doc), str(not_json))
     assert garbage.returncode == 1 and "not a certificate" in garbage.stderr
     assert codec.decode(cert_file.read_bytes(), canonical=False)["format"].startswith("gridledger/")
+
+
+def test_verify_with_a_bad_or_foreign_genesis_says_why(node: NodeProcess, tmp_path: Path) -> None:
+    (doc,) = _write_files(tmp_path / "g", 1, "deed")
+    assert (
+        cli("notarize", str(doc), "--key", str(node.key("gridco")), "--node", node.url).returncode
+        == 0
+    )
+    cert_file = tmp_path / "cert.json"
+    assert cli("certificate", str(doc), "--node", node.url, "-o", str(cert_file)).returncode == 0
+
+    missing = cli("verify", str(doc), str(cert_file), "--genesis", str(tmp_path / "nope.json"))
+    assert missing.returncode == 1 and "cannot read genesis" in missing.stderr
+
+    not_genesis = tmp_path / "list.json"
+    not_genesis.write_text("[1, 2]")
+    wrong = cli("verify", str(doc), str(cert_file), "--genesis", str(not_genesis))
+    assert wrong.returncode == 1 and "is not a genesis file" in wrong.stderr
+
+    foreign = json.loads((node.home / "genesis.json").read_text())
+    foreign["chain_id"] = "another-network"
+    foreign_file = tmp_path / "foreign.json"
+    foreign_file.write_text(json.dumps(foreign))
+    other = cli("verify", str(doc), str(cert_file), "--genesis", str(foreign_file))
+    assert other.returncode == 1 and "another-network" in other.stderr
+
+    unpinned = cli("verify", str(doc), str(cert_file))
+    assert unpinned.returncode == 0 and "NOT PINNED" in unpinned.stdout
+    traceback_free = [r.stderr for r in (missing, wrong, other)]
+    assert not any("Traceback" in err for err in traceback_free)

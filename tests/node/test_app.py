@@ -139,6 +139,7 @@ def test_check_tx_refuses_a_duplicate_already_in_the_mempool(app: Application) -
     cosigned = app.check_tx(sign_transaction(tx.body, [GRIDCO_ADMIN, CUSTOMER]).raw)
 
     assert (again.code, again.error, again.tx_id) == (6, "replayed", tx.tx_id)
+    assert "already waiting in the mempool" in again.log
     assert (cosigned.code, cosigned.error) == (6, "replayed")
 
 

@@ -36,7 +36,7 @@ from gridledger.node.home import Home, init_home
 from gridledger.node.service import EmbeddedNode
 
 CHAIN_ID = "gridledger-bench"
-SUBMITTERS = 2  # concurrent clients; signature checks run outside the GIL
+SUBMITTERS = 1  # more threads in one process only contend for the GIL (measured: slower)
 
 
 def run(*, txs: int, docs: int, certs: int, http: bool) -> None:

@@ -319,7 +319,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
         return 1
     if not args.file.is_file():
         raise GridledgerError(f"{args.file} is not a readable file")
-    trusted = _trusted_keys(args)
+    trusted = _trusted_keys(args, cert.get("chain_id") if isinstance(cert, dict) else None)
     try:
         evidence = verify_certificate(
             cert, bytes.fromhex(file_digest(args.file)), trusted_node_keys=trusted
@@ -327,12 +327,20 @@ def cmd_verify(args: argparse.Namespace) -> int:
     except InvalidProof as exc:
         print(f"INVALID: {exc.message}", file=sys.stderr)
         return 1
-    pin = "" if trusted is not None else " (node key not pinned: pass --trust-key or --genesis)"
+    pin = (
+        ""
+        if trusted is not None
+        else " — NOT PINNED: the node key comes from the certificate itself; pass --genesis or "
+        "--trust-key to check it against the network you trust"
+    )
     print(f"{evidence.summary()}{pin}")
     return 0
 
 
-def _trusted_keys(args: argparse.Namespace) -> set[bytes] | None:
+def _trusted_keys(args: argparse.Namespace, chain_id: object) -> set[bytes] | None:
+    """Node keys the user pins with --trust-key and --genesis (None: nothing pinned)."""
+    from gridledger.ledger.genesis import decode_genesis
+
     keys: set[bytes] = set()
     for hexkey in args.trust_key:
         try:
@@ -340,8 +348,19 @@ def _trusted_keys(args: argparse.Namespace) -> set[bytes] | None:
         except ValueError as exc:
             raise GridledgerError(f"--trust-key {hexkey!r} is not hex") from exc
     if args.genesis is not None:
-        genesis = codec.decode(args.genesis.read_bytes(), canonical=False)
-        keys.update(bytes.fromhex(v["public_key"]) for v in genesis.get("validators", []))
+        try:
+            genesis = decode_genesis(codec.decode(args.genesis.read_bytes(), canonical=False))
+            keys.update(bytes.fromhex(str(v["public_key"])) for v in genesis.validators)
+        except OSError as exc:
+            raise GridledgerError(f"cannot read genesis {args.genesis}: {exc.strerror}") from exc
+        except GridledgerError as exc:
+            raise GridledgerError(f"{args.genesis} is not a genesis file: {exc.message}") from exc
+        except (KeyError, TypeError, ValueError) as exc:
+            raise GridledgerError(f"{args.genesis}: validators need hex public_key") from exc
+        if genesis.chain_id != chain_id:
+            raise GridledgerError(
+                f"certificate is for chain {chain_id!r}, the genesis for {genesis.chain_id!r}"
+            )
     return keys if (args.trust_key or args.genesis) else None
 
 

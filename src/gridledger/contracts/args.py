@@ -91,6 +91,8 @@ def take_object(
     value = args.get(name, {})
     if not isinstance(value, dict):
         raise InvalidTransaction(f"{name} must be an object")
+    if not value:
+        return value
     size = len(codec.encode(value))
     if size > max_bytes:
         raise Oversized(f"{name} is {size} bytes as canonical JSON; the limit is {max_bytes}")

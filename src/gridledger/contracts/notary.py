@@ -88,7 +88,7 @@ def iter_records_by_party(state: State, party: str) -> Iterator[str]:
 
 
 def iter_pending_for_org(state: State, org: str) -> Iterator[str]:
-    """Digests of records still waiting for ``org``'s endorsement, oldest first."""
+    """Digests of records still waiting for ``org``'s endorsement, in digest order."""
     for key, _ in state.iter_prefix(f"notary/pending/{org}/"):
         yield key.rsplit("/", 1)[1]
 

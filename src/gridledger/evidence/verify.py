@@ -24,6 +24,7 @@ from typing import Any
 from gridledger import codec, merkle
 from gridledger.errors import GridledgerError, InvalidProof
 from gridledger.ledger.block import decode_header, verify_header_signature
+from gridledger.ledger.context import LOG_ENTRY_VERSION
 from gridledger.ledger.tx import Transaction, transaction_from_json, verify_transaction_signatures
 
 FORMAT = "gridledger/evidence-certificate/v1"
@@ -31,6 +32,11 @@ TOP_FIELDS = frozenset(
     {"format", "chain_id", "document", "batch", "record", "entries", "block", "trust_anchor"}
 )
 RECORD_KINDS = {"notary.record": "document", "notary.record_batch": "batch"}
+ENTRY_KINDS = {
+    "notary.record": ("notary", "record"),
+    "notary.record_batch": ("notary", "record_batch"),
+    "notary.endorse": ("notary", "endorse"),
+}
 HEX_DIGITS = frozenset("0123456789abcdef")
 
 
@@ -164,6 +170,10 @@ def _verify_entry(
     tx = transaction_from_json(entry["tx"])
     if tx.tx_id.hex() != entry["tx_id"]:
         raise InvalidProof(f"entry {n}: tx_id does not match its transaction")
+    if entry["v"] != LOG_ENTRY_VERSION or tx.body.chain_id != chain_id:
+        raise InvalidProof(f"entry {n}: unknown entry version or a transaction of another chain")
+    if ENTRY_KINDS.get(entry["kind"]) != (tx.body.contract, tx.body.method):
+        raise InvalidProof(f"entry {n}: kind {entry['kind']!r} does not match its transaction")
     verify_transaction_signatures(tx)
     return tx
 

@@ -73,9 +73,10 @@ def compute_txs_hash(raw_txs: Sequence[bytes]) -> bytes:
 
 
 def compute_results_hash(results: Sequence[tuple[bytes, int]]) -> bytes:
-    """Merkle root over (tx_id, code) of each transaction, in block order."""
+    """Merkle root over (tx_id, code) of each transaction, in block order; each leaf is the
+    canonical JSON ``{"code":<code>,"tx_id":"<hex>"}``."""
     return merkle.root(
-        [codec.encode({"code": code, "tx_id": tx_id.hex()}) for tx_id, code in results]
+        [b'{"code":%d,"tx_id":"%s"}' % (code, tx_id.hex().encode()) for tx_id, code in results]
     )
 
 

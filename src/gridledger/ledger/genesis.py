@@ -16,6 +16,7 @@ is the root of the app-hash chain.
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -30,6 +31,8 @@ ORG_ROLES = frozenset({"operator", "endorser", "market_operator", "member"})
 ACCOUNT_ROLES = frozenset({"admin", "submitter", "endorser", "auditor"})
 DEFAULT_PARAMS: Mapping[str, int] = {"max_expiry_window": 10_000}
 PARAMS_KEY = "chain/params"
+_NAME = re.compile(r"[A-Za-z0-9._-]{1,64}")
+_ORG_ID = re.compile(r"[a-z0-9_-]{1,64}")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -62,9 +65,9 @@ def decode_genesis(doc: Any) -> Genesis:
     if len({a["address"] for a in accounts}) != len(accounts):
         raise DecodeError("genesis lists an account twice")
     validators = tuple(_list(doc["validators"], "validators"))
-    params = {**DEFAULT_PARAMS, **doc.get("params", {})}
-    if not isinstance(doc["chain_id"], str) or not doc["chain_id"]:
-        raise DecodeError("genesis chain_id must be a non-empty string")
+    params = _decode_params(doc.get("params", {}))
+    if not isinstance(doc["chain_id"], str) or not _NAME.fullmatch(doc["chain_id"]):
+        raise DecodeError("genesis chain_id must be 1 to 64 ASCII letters, digits, - _ .")
     if not isinstance(doc["genesis_time_ms"], int):
         raise DecodeError("genesis_time_ms must be an integer (milliseconds since 1970)")
     codec.encode(doc)  # refuses floats anywhere in the document
@@ -95,9 +98,22 @@ def _list(value: Any, name: str) -> list[Any]:
     return value
 
 
+def _decode_params(params: Any) -> dict[str, int]:
+    if not isinstance(params, dict):
+        raise DecodeError("genesis params must be an object")
+    for name, value in params.items():
+        if name not in DEFAULT_PARAMS:
+            raise DecodeError(f"unknown genesis param {name!r}")
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            raise DecodeError(f"genesis param {name} must be a positive integer")
+    return {**DEFAULT_PARAMS, **params}
+
+
 def _decode_org(org: Any) -> dict[str, Any]:
-    if not isinstance(org, dict) or not isinstance(org.get("id"), str) or not org["id"]:
+    if not isinstance(org, dict) or not isinstance(org.get("id"), str):
         raise DecodeError("each genesis organization needs a string id")
+    if not _ORG_ID.fullmatch(org["id"]):
+        raise DecodeError(f"organization id {org['id']!r} must be 1 to 64 of a-z 0-9 - _")
     roles = org.get("roles", [])
     unknown = sorted(set(roles) - ORG_ROLES) if isinstance(roles, list) else ["(not a list)"]
     if unknown:

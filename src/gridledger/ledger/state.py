@@ -72,6 +72,7 @@ class State:
         state (CheckTx's and FinalizeBlock's) may share one, until the next commit."""
         self._backend = backend
         self._read_cache = {} if read_cache is None else read_cache
+        self._decoded: dict[bytes, Any] = {}
         self._block: Changes = {}
         self._tx: Changes | None = None
 
@@ -89,8 +90,17 @@ class State:
             return value
 
     def get_json(self, key: str) -> Any:
+        """The stored value decoded. Decoded values are shared between calls (the same bytes
+        decode once per State), so callers must never mutate them: build a new value and
+        ``put_json`` it, as every contract does."""
         raw = self.get(key)
-        return None if raw is None else codec.decode(raw)
+        if raw is None:
+            return None
+        try:
+            return self._decoded[raw]
+        except KeyError:
+            value = self._decoded[raw] = codec.decode(raw)
+            return value
 
     def has(self, key: str) -> bool:
         return self.get(key) is not None

@@ -49,6 +49,7 @@ log = logging.getLogger(__name__)
 
 APP_DOMAIN = b"gridledger/app/v1"
 OK = 0
+IN_MEMPOOL = b"mempool"  # CheckTx's replay mark (committed transactions store their height)
 INTERNAL_ERROR = 99
 # Stable result codes, most specific class first (they go into ABCI results and API bodies).
 ERROR_CODES: tuple[tuple[type[GridledgerError], int], ...] = (
@@ -139,6 +140,8 @@ def check_transaction(
         verify_transaction_signatures(tx)
     seen = state.get(_replay_key(tx.tx_id))
     if seen is not None:
+        if seen == IN_MEMPOOL:
+            raise Replayed(f"transaction {tx.tx_id.hex()} is already waiting in the mempool")
         raise Replayed(f"transaction {tx.tx_id.hex()} was already committed at height {int(seen)}")
     method = CONTRACTS.get(tx.body.contract, {}).get(tx.body.method)
     if method is None:
@@ -160,7 +163,7 @@ def check_transaction_rules(state: State, env: BlockEnv, tx: Transaction) -> Non
     in the mempool is refused as a replay."""
     method = check_transaction(state, env, tx, signatures_verified=True)
     method.check(TxContext(state=state, env=env, tx=tx), method.parse(tx.body.args))
-    state.put(_replay_key(tx.tx_id), str(env.height).encode("ascii"))
+    state.put(_replay_key(tx.tx_id), IN_MEMPOOL)
 
 
 def apply_transaction(

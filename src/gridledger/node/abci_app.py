@@ -17,6 +17,7 @@ State kept between calls, as the ABCI contract asks:
 from __future__ import annotations
 
 import hashlib
+import logging
 import threading
 from collections import OrderedDict
 from collections.abc import Sequence
@@ -28,6 +29,7 @@ from gridledger.ledger.context import BlockEnv
 from gridledger.ledger.genesis import Genesis, decode_genesis
 from gridledger.ledger.state import State
 from gridledger.ledger.transition import (
+    INTERNAL_ERROR,
     OK,
     BlockResult,
     apply_block,
@@ -37,6 +39,8 @@ from gridledger.ledger.transition import (
 )
 from gridledger.ledger.tx import Transaction, decode_transaction, verify_transaction_signatures
 from gridledger.store.sqlite import BlockRow, SqliteStore, TxRow
+
+log = logging.getLogger(__name__)
 
 SIGNATURE_CACHE_SIZE = 200_000
 
@@ -143,6 +147,14 @@ class Application:
         except GridledgerError as exc:
             return CheckResult(
                 code=compute_error_code(exc), tx_id=tx_id, log=exc.message, error=exc.code
+            )
+        except (ArithmeticError, LookupError, TypeError, ValueError, AttributeError) as exc:
+            log.exception("internal error in CheckTx")  # a bug; refuse the tx, keep serving
+            return CheckResult(
+                code=INTERNAL_ERROR,
+                tx_id=tx_id,
+                log=f"internal error: {type(exc).__name__}",
+                error="internal",
             )
         return CheckResult(code=OK, tx_id=tx_id)
 
