@@ -19,6 +19,7 @@ Plane).
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -28,6 +29,8 @@ INT_MIN = -(2**63)
 INT_MAX = 2**63 - 1
 MAX_DEPTH = 32
 
+_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"')
+_NOT_A_BRACKET = re.compile(r"[^\[\]{}]+")
 _ENCODER = json.JSONEncoder(
     ensure_ascii=False, separators=(",", ":"), sort_keys=True, allow_nan=False
 )
@@ -79,8 +82,8 @@ def decode(data: bytes | str, *, canonical: bool = True) -> Any:
         raise DecodeError(f"malformed JSON: {exc}") from exc
     # Floats and integer range were checked while parsing; only depth is left, and a text with
     # at most MAX_DEPTH brackets cannot nest deeper than that.
-    if text.count("{") + text.count("[") > MAX_DEPTH:
-        _check_value(value, 0)
+    if text.count("{") + text.count("[") > MAX_DEPTH and _max_depth(text) > MAX_DEPTH:
+        raise DecodeError(f"JSON nested deeper than {MAX_DEPTH} levels")
     try:
         expected = _ENCODER.encode(value).encode("utf-8")
     except UnicodeEncodeError as exc:
@@ -97,6 +100,19 @@ def decode(data: bytes | str, *, canonical: bool = True) -> Any:
                 "whitespace, minimal escapes)"
             )
     return value
+
+
+def _max_depth(text: str) -> int:
+    """Deepest nesting of already parsed (so well-formed) JSON text, counted on its brackets
+    once string literals are taken out."""
+    depth = deepest = 0
+    for bracket in _NOT_A_BRACKET.sub("", _STRING.sub("", text)):
+        if bracket in "{[":
+            depth += 1
+            deepest = max(deepest, depth)
+        else:
+            depth -= 1
+    return deepest
 
 
 def _object_without_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:

@@ -160,14 +160,15 @@ def _verify_entry(
     entry, index = item["entry"], item["index"]
     path = [_hex(h, f"entry {n} path") for h in item["path"]]
     try:
-        merkle.verify_inclusion(codec.encode(entry), index, log_size, path, log_root)
+        leaf = codec.encode(entry)
+        merkle.verify_inclusion(leaf, index, log_size, path, log_root)
     except InvalidProof as exc:
         raise InvalidProof(
             f"entry {n} (log index {index}) is not in the signed log: {exc.message}"
         ) from exc
     if entry["chain_id"] != chain_id or entry["height"] > height:
         raise InvalidProof(f"entry {n} is from another chain or a later block")
-    tx = transaction_from_json(entry["tx"])
+    tx = transaction_from_json(entry["tx"], _tx_bytes(leaf))
     if tx.tx_id.hex() != entry["tx_id"]:
         raise InvalidProof(f"entry {n}: tx_id does not match its transaction")
     if entry["v"] != LOG_ENTRY_VERSION or tx.body.chain_id != chain_id:
@@ -176,6 +177,13 @@ def _verify_entry(
         raise InvalidProof(f"entry {n}: kind {entry['kind']!r} does not match its transaction")
     verify_transaction_signatures(tx)
     return tx
+
+
+def _tx_bytes(leaf: bytes) -> bytes:
+    """The transaction's canonical bytes inside a canonical log entry. Keys sort as chain_id,
+    height, kind, time_ms, tx, tx_id, v: the first ``,"tx":`` is the key (a quote inside a
+    string is escaped), and the last ``,"tx_id":"`` is the top-level one."""
+    return leaf[leaf.index(b',"tx":') + len(b',"tx":') : leaf.rindex(b',"tx_id":"')]
 
 
 def _verify_endorsements(
@@ -242,12 +250,15 @@ def compute_record_view(
 def _compare_record(given: Any, expected: dict[str, Any]) -> None:
     if not isinstance(given, dict):
         raise InvalidProof("certificate record must be an object")
-    for field in sorted(set(given) | set(expected)):
+    # As canonical JSON: Python's == would call true and 1, or 1 and 1.0, equal.
+    if codec.encode(given) == codec.encode(expected):
+        return
+    for field in sorted(set(given) | set(expected)):  # find and name the difference
         if field not in given or field not in expected:
             raise InvalidProof(f"record field {field!r} is missing or not a field of the record")
-        # As canonical JSON: Python's == would call true and 1, or 1 and 1.0, equal.
         if codec.encode(given[field]) != codec.encode(expected[field]):
             raise InvalidProof(f"record field {field!r} does not match the signed log entries")
+    raise InvalidProof("record does not match the signed log entries")
 
 
 def _verify_document(document: Any, batch: Any, record: Mapping[str, Any]) -> str:

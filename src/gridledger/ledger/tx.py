@@ -143,9 +143,15 @@ def decode_transaction(raw: bytes) -> Transaction:
     return _decode_object(obj, bytes(raw))
 
 
-def transaction_from_json(obj: Any) -> Transaction:
-    """A Transaction from its already parsed JSON object (as embedded in a log entry)."""
-    raw = codec.encode(obj)
+def transaction_from_json(obj: Any, raw: bytes | None = None) -> Transaction:
+    """A Transaction from its already parsed JSON object (as embedded in a log entry).
+
+    ``raw``, when given, must be the canonical encoding of ``obj`` (for example cut from the
+    canonical bytes of the entry holding it); it saves encoding the object again. Wrong bytes
+    cannot pass: the tx id and the signatures are computed from them.
+    """
+    if raw is None:
+        raw = codec.encode(obj)
     if len(raw) > MAX_TX_BYTES:
         raise Oversized(f"transaction is {len(raw)} bytes; the limit is {MAX_TX_BYTES}")
     return _decode_object(obj, raw)
