@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 
 setup: $(STAMP)
 
-$(STAMP): pyproject.toml requirements.lock scripts/setup
+$(STAMP): pyproject.toml requirements.lock scripts/setup scripts/setup-cometbft
 	PYTHON=$(PYTHON) bash scripts/setup
 	@touch $(STAMP)
 
