@@ -19,7 +19,6 @@ Plane).
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -29,8 +28,6 @@ INT_MIN = -(2**63)
 INT_MAX = 2**63 - 1
 MAX_DEPTH = 32
 
-_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"')
-_NOT_A_BRACKET = re.compile(r"[^\[\]{}]+")
 _ENCODER = json.JSONEncoder(
     ensure_ascii=False, separators=(",", ":"), sort_keys=True, allow_nan=False
 )
@@ -41,6 +38,17 @@ def encode(value: Any) -> bytes:
     # The walk is needed: only it sees non-string keys (the encoder would write {1: x} as
     # {"1": x}) and nesting deeper than decode accepts. It is also faster than scanning the text.
     _check_value(value, 0)
+    try:
+        return _ENCODER.encode(value).encode("utf-8")
+    except (UnicodeEncodeError, ValueError, TypeError) as exc:
+        raise DecodeError(f"value cannot be encoded as canonical JSON: {exc}") from exc
+
+
+def encode_for_check(value: Any) -> bytes:
+    """Canonical JSON bytes without the value walk, only for bytes that are then compared with
+    a hash, proof or signature (as a verifier does): a value with no canonical form (a float, a
+    non-string key) encodes to bytes that simply fail that comparison. Raises DecodeError for
+    values JSON cannot express at all."""
     try:
         return _ENCODER.encode(value).encode("utf-8")
     except (UnicodeEncodeError, ValueError, TypeError) as exc:
@@ -82,7 +90,7 @@ def decode(data: bytes | str, *, canonical: bool = True) -> Any:
         raise DecodeError(f"malformed JSON: {exc}") from exc
     # Floats and integer range were checked while parsing; only depth is left, and a text with
     # at most MAX_DEPTH brackets cannot nest deeper than that.
-    if text.count("{") + text.count("[") > MAX_DEPTH and _max_depth(text) > MAX_DEPTH:
+    if text.count("{") + text.count("[") > MAX_DEPTH and _max_depth(value) > MAX_DEPTH:
         raise DecodeError(f"JSON nested deeper than {MAX_DEPTH} levels")
     try:
         expected = _ENCODER.encode(value).encode("utf-8")
@@ -102,16 +110,15 @@ def decode(data: bytes | str, *, canonical: bool = True) -> Any:
     return value
 
 
-def _max_depth(text: str) -> int:
-    """Deepest nesting of already parsed (so well-formed) JSON text, counted on its brackets
-    once string literals are taken out."""
-    depth = deepest = 0
-    for bracket in _NOT_A_BRACKET.sub("", _STRING.sub("", text)):
-        if bracket in "{[":
-            depth += 1
-            deepest = max(deepest, depth)
-        else:
-            depth -= 1
+def _max_depth(value: Any) -> int:
+    """Deepest nesting of objects and arrays in a parsed value (scalars are not visited)."""
+    deepest = 0
+    stack = [(value, 1)]
+    while stack:
+        node, depth = stack.pop()
+        deepest = max(deepest, depth)
+        children = node.values() if type(node) is dict else node
+        stack.extend((c, depth + 1) for c in children if type(c) is dict or type(c) is list)
     return deepest
 
 
