@@ -9,7 +9,6 @@ node itself cannot serve).
 from __future__ import annotations
 
 import asyncio
-import logging
 from typing import Annotated, Any
 
 from fastapi import FastAPI, Query, Request
@@ -39,8 +38,6 @@ from gridledger.ledger.state import State
 from gridledger.ledger.tx import MAX_TX_BYTES
 from gridledger.node.service import EmbeddedNode
 from gridledger.node.solo import Committed
-
-log = logging.getLogger(__name__)
 
 MAX_WAIT_S = 60
 MAX_BATCH_TXS = 1_000

@@ -9,7 +9,6 @@ they can be verified against their certificates.
 from __future__ import annotations
 
 import json
-import logging
 from pathlib import Path
 
 from gridledger import merkle
@@ -18,8 +17,6 @@ from gridledger.keys import generate_key, read_key_file, write_key_file
 from gridledger.node.home import Home, init_home
 from gridledger.node.server import serve
 from gridledger.node.service import EmbeddedNode
-
-log = logging.getLogger(__name__)
 
 CONTRACT_TEXT = """ELECTRICITY SUPPLY CONTRACT (demo)
 Supplier: Provincial Grid Company
