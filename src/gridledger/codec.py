@@ -19,6 +19,7 @@ Plane).
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -28,6 +29,10 @@ INT_MIN = -(2**63)
 INT_MAX = 2**63 - 1
 MAX_DEPTH = 32
 
+_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"')
+_NON_BRACKET_BYTES = bytes(b for b in range(256) if b not in b"[]{}")
+_INNERMOST_PAIR = re.compile(rb"\[\]|\{\}")
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
 _ENCODER = json.JSONEncoder(
     ensure_ascii=False, separators=(",", ":"), sort_keys=True, allow_nan=False
 )
@@ -90,8 +95,12 @@ def decode(data: bytes | str, *, canonical: bool = True) -> Any:
         raise DecodeError(f"malformed JSON: {exc}") from exc
     # Floats and integer range were checked while parsing; only depth is left, and a text with
     # at most MAX_DEPTH brackets cannot nest deeper than that.
-    if text.count("{") + text.count("[") > MAX_DEPTH and _max_depth(value) > MAX_DEPTH:
+    if text.count("{") + text.count("[") > MAX_DEPTH and _max_depth(text, raw) > MAX_DEPTH:
         raise DecodeError(f"JSON nested deeper than {MAX_DEPTH} levels")
+    # A lone surrogate can only come from a \uD800-\uDFFF escape (UTF-8 input cannot carry
+    # one), so without such an escape a non-canonical decode need not re-encode.
+    if not canonical and _SURROGATE_ESCAPE.search(text) is None:
+        return value
     try:
         expected = _ENCODER.encode(value).encode("utf-8")
     except UnicodeEncodeError as exc:
@@ -110,16 +119,27 @@ def decode(data: bytes | str, *, canonical: bool = True) -> Any:
     return value
 
 
-def _max_depth(value: Any) -> int:
-    """Deepest nesting of objects and arrays in a parsed value (scalars are not visited)."""
-    deepest = 0
-    stack = [(value, 1)]
-    while stack:
-        node, depth = stack.pop()
-        deepest = max(deepest, depth)
-        children = node.values() if type(node) is dict else node
-        stack.extend((c, depth + 1) for c in children if type(c) is dict or type(c) is list)
-    return deepest
+def _max_depth(text: str, raw: bytes | None) -> int:
+    """Deepest nesting of objects and arrays in a JSON text that parsed.
+
+    Fast bound first: every bracket byte kept (UTF-8 multi-byte sequences hold no ASCII bytes),
+    innermost pairs peeled one level per pass. Brackets inside strings can only raise that bound,
+    so only when it is over the limit are strings removed and the count redone."""
+    data = raw if raw is not None else text.encode("utf-8", "surrogatepass")
+    depth = _peel(data.translate(None, _NON_BRACKET_BYTES))
+    if depth <= MAX_DEPTH:
+        return depth
+    return _peel(
+        _STRING.sub("", text).encode("utf-8", "surrogatepass").translate(None, _NON_BRACKET_BYTES)
+    )
+
+
+def _peel(brackets: bytes) -> int:
+    depth = 0
+    while brackets and depth <= MAX_DEPTH:
+        brackets = _INNERMOST_PAIR.sub(b"", brackets)
+        depth += 1
+    return depth
 
 
 def _object_without_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:

@@ -18,6 +18,7 @@ import re
 from dataclasses import dataclass
 from typing import Protocol
 
+import nacl.bindings
 import nacl.exceptions
 import nacl.signing
 
@@ -60,7 +61,7 @@ def verify_signature(alg: str, public_key: bytes, message: bytes, signature: byt
             f"ed25519 signature must be {ED25519_SIGNATURE_BYTES} bytes, got {len(signature)}"
         )
     try:
-        nacl.signing.VerifyKey(public_key).verify(message, signature)
+        nacl.bindings.crypto_sign_open(signature + message, public_key)
     except (nacl.exceptions.BadSignatureError, nacl.exceptions.ValueError) as exc:
         raise InvalidSignature(
             f"signature does not verify for key {public_key.hex()[:16]}…"

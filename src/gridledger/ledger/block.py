@@ -9,6 +9,7 @@ key signs the same bytes.
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -92,6 +93,9 @@ def verify_header_signature(header: BlockHeader, public_key: bytes, signature: b
         raise InvalidProof(f"block {header.height} signature is invalid: {exc.message}") from exc
 
 
+_HASH_HEX = re.compile("[0-9a-f]{64}")
+
+
 def decode_header(obj: Any) -> BlockHeader:
     if not isinstance(obj, dict) or tuple(sorted(obj)) != HEADER_FIELDS:
         raise DecodeError(f"block header must have exactly the fields {', '.join(HEADER_FIELDS)}")
@@ -125,7 +129,7 @@ def _int(value: Any) -> int:
 
 
 def _hash(value: Any) -> bytes:
-    raw = bytes.fromhex(_str(value))
-    if len(raw) != 32:
-        raise ValueError("expected 32 bytes of hex")
-    return raw
+    """32 bytes written as 64 lowercase hex digits, the header's one spelling of a hash."""
+    if _HASH_HEX.fullmatch(_str(value)) is None:
+        raise ValueError("expected 32 bytes as 64 lowercase hex digits")
+    return bytes.fromhex(value)

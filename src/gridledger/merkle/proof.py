@@ -65,8 +65,9 @@ def _checked_proof(proof: Sequence[bytes], expected_length: int, sizes: str) -> 
     if isinstance(proof, bytes | bytearray | str) or not isinstance(proof, Sequence):
         raise InvalidProof(f"proof is {type(proof).__name__}, expected a sequence of hashes")
     hashes = list(proof)
-    for position, item in enumerate(hashes):
-        verify_hash(f"proof hash {position}", item)
+    if any(type(item) is not bytes or len(item) != HASH_SIZE for item in hashes):
+        for position, item in enumerate(hashes):  # name the first bad one
+            verify_hash(f"proof hash {position}", item)
     if len(hashes) != expected_length:
         raise InvalidProof(
             f"proof has {len(hashes)} hashes, expected {expected_length} for {sizes}"
