@@ -17,6 +17,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from gridledger import __version__, codec, merkle
+from gridledger.api.backend import Backend, EmbeddedBackend
 from gridledger.contracts import identity, notary
 from gridledger.errors import (
     Conflict,
@@ -31,13 +32,10 @@ from gridledger.errors import (
     RuleViolation,
     StoreError,
     Unauthorized,
-    error_from_code,
 )
-from gridledger.evidence.certificate import build_certificate
 from gridledger.ledger.state import State
 from gridledger.ledger.tx import MAX_TX_BYTES
 from gridledger.node.service import EmbeddedNode
-from gridledger.node.solo import Committed
 
 MAX_WAIT_S = 60
 MAX_BATCH_TXS = 1_000
@@ -69,18 +67,21 @@ def error_body(code: str, message: str) -> dict[str, Any]:
     return {"error": {"code": code, "message": message}}
 
 
-def create_app(node: EmbeddedNode) -> FastAPI:
+def create_app(node: EmbeddedNode | Backend, *, lifespan: Any = None) -> FastAPI:
+    """The API over a node: an embedded node directly, or any Backend (a consortium member)."""
+    backend: Backend = EmbeddedBackend(node) if isinstance(node, EmbeddedNode) else node
     app = FastAPI(
         title="gridledger node API",
         version=__version__,
         description="Submit signed transactions, read the ledger, fetch evidence certificates.",
+        lifespan=lifespan,
     )
     _install_error_handlers(app)
     _install_body_limit(app)
-    _add_tx_routes(app, node)
-    _add_read_routes(app, node)
-    _add_notary_routes(app, node)
-    app.state.node = node
+    _add_tx_routes(app, backend)
+    _add_read_routes(app, backend)
+    _add_notary_routes(app, backend)
+    app.state.backend = backend
     return app
 
 
@@ -129,44 +130,7 @@ async def _read_body(request: Request, limit: int) -> bytes:
 # -- transactions ------------------------------------------------------------------------------
 
 
-def _committed_json(c: Committed) -> dict[str, Any]:
-    return {
-        "tx_id": c.tx_id.hex(),
-        "status": "committed" if c.code == 0 else "failed",
-        "height": c.height,
-        "index": c.index,
-        "code": c.code,
-        "error": c.error,
-        "log": c.log,
-    }
-
-
-async def _submit(node: EmbeddedNode, raw: bytes, wait: bool, timeout_s: int) -> dict[str, Any]:
-    """CheckTx; optionally wait for the commit. Raises the CheckTx error as a GridledgerError."""
-    loop = asyncio.get_running_loop()
-    future: asyncio.Future[Committed] = loop.create_future()
-
-    def resolve(c: Committed) -> None:
-        if not future.done():
-            future.set_result(c)
-
-    def on_commit(c: Committed) -> None:
-        loop.call_soon_threadsafe(resolve, c)
-
-    result = node.solo.submit(raw, on_commit if wait else None)
-    if not result.ok:
-        raise error_from_code(result.error, result.log)
-    tx_id = result.tx_id.hex() if result.tx_id else ""
-    if not wait:
-        return {"tx_id": tx_id, "status": "accepted"}
-    try:
-        committed = await asyncio.wait_for(future, timeout_s)
-    except TimeoutError:
-        return {"tx_id": tx_id, "status": "pending"}
-    return _committed_json(committed)
-
-
-def _add_tx_routes(app: FastAPI, node: EmbeddedNode) -> None:
+def _add_tx_routes(app: FastAPI, node: Backend) -> None:
     @app.post(
         "/v1/txs",
         summary="Submit one signed transaction (canonical JSON bytes as the body)",
@@ -182,7 +146,7 @@ def _add_tx_routes(app: FastAPI, node: EmbeddedNode) -> None:
         raw = await _read_body(request, MAX_TX_BYTES)
         if len(raw) == 0:
             raise DecodeError("empty body: send the signed transaction as canonical JSON")
-        body = await _submit(node, raw, wait, timeout_s)
+        body = await node.submit(raw, wait, timeout_s)
         status = 422 if body.get("status") == "failed" else 200
         return JSONResponse(body, status_code=status)
 
@@ -217,10 +181,10 @@ def _add_tx_routes(app: FastAPI, node: EmbeddedNode) -> None:
 
 
 async def _submit_one_of_many(
-    node: EmbeddedNode, raw: bytes, wait: bool, timeout_s: int
+    node: Backend, raw: bytes, wait: bool, timeout_s: int
 ) -> dict[str, Any]:
     try:
-        return await _submit(node, raw, wait, timeout_s)
+        return await node.submit(raw, wait, timeout_s)
     except GridledgerError as exc:
         return {"status": "rejected", **error_body(exc.code, exc.message)}
 
@@ -228,24 +192,10 @@ async def _submit_one_of_many(
 # -- chain, blocks, accounts ------------------------------------------------------------------
 
 
-def _add_read_routes(app: FastAPI, node: EmbeddedNode) -> None:
+def _add_read_routes(app: FastAPI, node: Backend) -> None:
     @app.get("/v1/status", summary="Chain id, height, app hash, log checkpoint, node key")
     def status() -> dict[str, Any]:
-        with node.store.snapshot():
-            info = node.app.info()
-            log_ = State(node.store).log()
-            return {
-                "chain_id": info.chain_id,
-                "height": info.last_height,
-                "app_hash": info.last_app_hash.hex(),
-                "last_block_time_ms": info.last_time_ms,
-                "log": {"size": log_.size, "root": log_.root().hex()},
-                "node_public_key": node.node_key.public_key.hex(),
-                "genesis_hash": node.genesis.genesis_hash.hex(),
-                "mempool": node.solo.mempool_size,
-                "healthy": node.solo.healthy,
-                "version": __version__,
-            }
+        return node.status()
 
     @app.get("/v1/genesis", summary="The genesis document")
     def genesis() -> dict[str, Any]:
@@ -294,7 +244,7 @@ def _add_read_routes(app: FastAPI, node: EmbeddedNode) -> None:
 # -- notary ------------------------------------------------------------------------------------
 
 
-def _add_notary_routes(app: FastAPI, node: EmbeddedNode) -> None:
+def _add_notary_routes(app: FastAPI, node: Backend) -> None:
     @app.get("/v1/records/{digest}", summary="A notary record by document digest or batch root")
     def get_record(digest: str) -> dict[str, Any]:
         _parse_hex32(digest, "digest")
@@ -325,7 +275,7 @@ def _add_notary_routes(app: FastAPI, node: EmbeddedNode) -> None:
     @app.get("/v1/certificates/{digest}", summary="Evidence certificate for a document digest")
     def get_certificate(digest: str) -> dict[str, Any]:
         _parse_hex32(digest, "digest")
-        return build_certificate(node.store, digest)
+        return node.certificate(digest)
 
     @app.post("/v1/batches/{root}/manifest", summary="Deposit the digests of a recorded batch")
     async def put_manifest(root: str, request: Request) -> dict[str, Any]:

@@ -21,25 +21,15 @@ def build_certificate(store: SqliteStore, digest: str) -> dict[str, Any]:
     """The certificate of ``digest`` (a document's, or a member's of a recorded batch)."""
     with store.snapshot():
         state = State(store)
-        record, batch = _find_record(store, state, digest)
+        record, batch, entries, log_size = collect_record_entries(store, state, digest)
         block = store.get_block(store.last_height)
         if block is None:
             raise NotFound("no block has been committed yet")
         header = codec.decode(block.header)
-        log = state.log()
-        if log.size != header["log_size"]:
+        if log_size != header["log_size"]:
             raise StoreError(
-                f"log size {log.size} differs from block header's {header['log_size']}"
+                f"log size {log_size} differs from block header's {header['log_size']}"
             )
-        indexes = [record["log_index"], *(e["log_index"] for e in record["endorsements"])]
-        entries = [
-            {
-                "entry": codec.decode(state.get_log_entry(i)),
-                "index": i,
-                "path": [h.hex() for h in log.inclusion_proof(i, log.size)],
-            }
-            for i in indexes
-        ]
         return {
             "format": FORMAT,
             "chain_id": header["chain_id"],
@@ -50,6 +40,26 @@ def build_certificate(store: SqliteStore, digest: str) -> dict[str, Any]:
             "block": {"header": header, "signature": block.signature.hex()},
             "trust_anchor": {"type": "solo-node-key", "node_public_key": header["proposer"]},
         }
+
+
+def collect_record_entries(
+    store: SqliteStore, state: State, digest: str
+) -> tuple[dict[str, Any], dict[str, Any] | None, list[dict[str, Any]], int]:
+    """The record holding ``digest``, its batch path (or None), its log entries (the record and
+    its endorsements) with inclusion proofs, and the log size those proofs are for. Call inside
+    a store snapshot."""
+    record, batch = _find_record(store, state, digest)
+    log = state.log()
+    indexes = [record["log_index"], *(e["log_index"] for e in record["endorsements"])]
+    entries = [
+        {
+            "entry": codec.decode(state.get_log_entry(i)),
+            "index": i,
+            "path": [h.hex() for h in log.inclusion_proof(i, log.size)],
+        }
+        for i in indexes
+    ]
+    return record, batch, entries, log.size
 
 
 def _find_record(

@@ -1,0 +1,168 @@
+"""The consortium member's REST API (gridledger.api.network) over a real CometBFT node."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from gridledger import codec
+from gridledger.keys import read_key_file
+from gridledger.ledger.tx import TxBody, sign_transaction
+from tests.e2e.nodeproc import free_port
+from tests.e2e.test_cometbft_single import CHAIN_ID, CometNode
+
+pytestmark = pytest.mark.e2e
+
+
+class Member:
+    """One CometBFT node, its app process and its API process."""
+
+    def __init__(self, tmp: Path) -> None:
+        self.comet = CometNode(tmp)
+        self.api_port = free_port()
+        self.url = f"http://127.0.0.1:{self.api_port}"
+        self.api: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        self.comet.start()
+        log = (self.comet.home / "api.log").open("ab")
+        self.api = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "gridledger.api.network",
+                "--db",
+                str(self.comet.app_home / "data" / "ledger.sqlite"),
+                "--rpc",
+                self.comet.rpc,
+                "--port",
+                str(self.api_port),
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"{self.url}/v1/status", timeout=2).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                time.sleep(0.2)
+        raise RuntimeError((self.comet.home / "api.log").read_text()[-3000:])
+
+    def stop(self) -> None:
+        if self.api is not None:
+            self.api.terminate()
+            try:
+                self.api.wait(15)
+            except subprocess.TimeoutExpired:
+                self.api.kill()
+                self.api.wait(15)
+        self.comet.stop()
+
+
+@pytest.fixture(scope="module")
+def member(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Member]:
+    m = Member(tmp_path_factory.mktemp("member"))
+    try:
+        m.start()
+        yield m
+    finally:
+        m.stop()
+
+
+def _record(member: Member, n: int, *, endorsers: list[str] | None = None) -> bytes:
+    admin = read_key_file(member.comet.app_home / "keys" / "gridco-admin.json")
+    height = httpx.get(f"{member.url}/v1/status", timeout=10).json()["height"]
+    args: dict[str, Any] = {
+        "digest": f"{n:064x}",
+        "title": f"contract {n}",
+        "record_type": "contract",
+        "parties": [admin.address],
+    }
+    if endorsers:
+        args["endorsers"] = endorsers
+    body = TxBody(
+        chain_id=CHAIN_ID,
+        expiry_height=height + 100,
+        nonce=f"api-{n}",
+        contract="notary",
+        method="record",
+        args=args,
+    )
+    return sign_transaction(body, [admin]).raw
+
+
+def test_submit_and_wait_for_commit_through_cometbft(member: Member) -> None:
+    raw = _record(member, 1)
+    r = httpx.post(f"{member.url}/v1/txs", params={"wait": "true"}, content=raw, timeout=60)
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["status"] == "committed" and body["height"] >= 1
+    got = httpx.get(f"{member.url}/v1/txs/{body['tx_id']}", timeout=10).json()
+    assert got["height"] == body["height"] and got["code"] == 0
+
+    again = httpx.post(f"{member.url}/v1/txs", content=raw, timeout=30)
+    assert again.status_code == 409, again.text
+    assert again.json()["error"]["code"] == "replayed"
+
+
+def test_many_concurrent_waits_all_answered(member: Member) -> None:
+    raws = [_record(member, 100 + i) for i in range(40)]
+    r = httpx.post(
+        f"{member.url}/v1/txs/batch",
+        params={"wait": "true", "timeout_s": "45"},
+        content=codec.encode([codec.decode(x) for x in raws]),
+        timeout=90,
+    )
+    assert r.status_code == 200, r.text
+    statuses = [x["status"] for x in r.json()["results"]]
+    assert statuses == ["committed"] * 40
+
+
+def test_bad_input_is_refused_and_changes_nothing(member: Member) -> None:
+    before = httpx.get(f"{member.url}/v1/status", timeout=10).json()
+    for body, code in [
+        (b"{not json", 400),
+        (b'{"body":{"a":1.5},"signatures":[]}', 400),
+        (
+            _record(member, 7).replace(b'"chain_id":"' + CHAIN_ID.encode(), b'"chain_id":"other'),
+            400,
+        ),
+    ]:
+        r = httpx.post(f"{member.url}/v1/txs", content=body, timeout=30)
+        assert r.status_code == code, (body[:40], r.text)
+        assert r.json()["error"]["message"]
+    time.sleep(1.0)
+    after = httpx.get(f"{member.url}/v1/status", timeout=10).json()
+    assert after["app_hash"] == before["app_hash"]
+    assert after["log"] == before["log"]
+
+
+def test_status_reports_the_consensus_node(member: Member) -> None:
+    status = httpx.get(f"{member.url}/v1/status", timeout=10).json()
+    assert status["mode"] == "cometbft"
+    assert status["consensus"]["reachable"] is True
+    assert len(status["consensus"]["validators"]) == 1
+    assert status["chain_id"] == CHAIN_ID
+
+
+def test_certificate_carries_signed_header_and_validators(member: Member) -> None:
+    raw = _record(member, 500)
+    r = httpx.post(f"{member.url}/v1/txs", params={"wait": "true"}, content=raw, timeout=60)
+    assert r.json()["status"] == "committed", r.text
+    cert = httpx.get(f"{member.url}/v1/certificates/{500:064x}", timeout=30)
+    assert cert.status_code == 200, cert.text
+    c = cert.json()
+    header = c["block"]["signed_header"]["header"]
+    assert int(header["height"]) == c["block"]["app_state"]["height"] + 1
+    assert header["app_hash"].lower() == c["block"]["app_state"]["app_hash"]
+    assert c["trust_anchor"]["transitions"] == []
+    assert len(c["trust_anchor"]["genesis_validators"]) == 1
