@@ -13,8 +13,10 @@ import httpx
 import pytest
 
 from gridledger import codec
+from gridledger.client.tracker import Settled, TxTracker
+from gridledger.errors import Expired, NodeError
 from gridledger.keys import read_key_file
-from gridledger.ledger.tx import TxBody, sign_transaction
+from gridledger.ledger.tx import Transaction, TxBody, sign_transaction
 from tests.e2e.nodeproc import free_port
 from tests.e2e.test_cometbft_single import CHAIN_ID, CometNode
 
@@ -166,3 +168,65 @@ def test_certificate_carries_signed_header_and_validators(member: Member) -> Non
     assert header["app_hash"].lower() == c["block"]["app_state"]["app_hash"]
     assert c["trust_anchor"]["transitions"] == []
     assert len(c["trust_anchor"]["genesis_validators"]) == 1
+
+
+def _signed(member: Member, n: int, *, expiry: int | None = None) -> Transaction:
+    admin = read_key_file(member.comet.app_home / "keys" / "gridco-admin.json")
+    height = httpx.get(f"{member.url}/v1/status", timeout=10).json()["height"]
+    body = TxBody(
+        chain_id=CHAIN_ID,
+        expiry_height=height + 100 if expiry is None else expiry,
+        nonce=f"tracked-{n}",
+        contract="notary",
+        method="record",
+        args={
+            "digest": f"{n:064x}",
+            "title": f"tracked {n}",
+            "record_type": "contract",
+            "parties": [admin.address],
+        },
+    )
+    return sign_transaction(body, [admin])
+
+
+def test_tracker_settles_through_a_dead_node_and_resubmits_safely(
+    member: Member, tmp_path: Path
+) -> None:
+    dead = f"http://127.0.0.1:{free_port()}"
+    with TxTracker([dead, member.url], journal=tmp_path / "journal", wait_s=10) as tracker:
+        tx = _signed(member, 900)
+        settled = tracker.submit(tx)
+        assert settled.status == "committed" and settled.tx_id == tx.tx_id.hex()
+        assert settled.attempts >= 2  # the dead node first, then the live one
+        assert list((tmp_path / "journal").iterdir()) == []
+        # submitting the same signed bytes again settles to the same commit, not a second one
+        again = tracker.submit(tx)
+        assert again.height == settled.height
+    record = httpx.get(f"{member.url}/v1/records/{900:064x}", timeout=10).json()
+    assert record["tx_id"] == tx.tx_id.hex()
+
+
+def test_tracker_keeps_what_no_node_confirmed_and_resume_settles_it(
+    member: Member, tmp_path: Path
+) -> None:
+    journal = tmp_path / "journal"
+    tx = _signed(member, 901)
+    dead = f"http://127.0.0.1:{free_port()}"
+    with (
+        TxTracker([dead], journal=journal, wait_s=2, give_up_s=1.0) as tracker,
+        pytest.raises(NodeError, match="stays in the journal"),
+    ):
+        tracker.submit(tx)
+    assert [p.name for p in journal.iterdir()] == [f"{tx.tx_id.hex()}.tx"]
+    with TxTracker([member.url], journal=journal, wait_s=10) as tracker:
+        outcomes = tracker.resume()
+    assert len(outcomes) == 1 and isinstance(outcomes[0], Settled)
+    assert outcomes[0].status == "committed"
+    assert list(journal.iterdir()) == []
+
+
+def test_tracker_reports_expiry_instead_of_waiting_for_ever(member: Member) -> None:
+    height = httpx.get(f"{member.url}/v1/status", timeout=10).json()["height"]
+    tx = _signed(member, 902, expiry=height)  # valid up to a height already committed
+    with TxTracker([member.url], wait_s=5) as tracker, pytest.raises(Expired, match="expired"):
+        tracker.submit(tx)
