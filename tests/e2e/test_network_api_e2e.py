@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import base64
+import copy
+import hashlib
+import json
 import subprocess
 import sys
 import time
@@ -14,10 +18,12 @@ import pytest
 
 from gridledger import codec
 from gridledger.client.tracker import Settled, TxTracker
-from gridledger.errors import Expired, NodeError
+from gridledger.cometbft.lightclient import genesis_validators_hash
+from gridledger.errors import Expired, InvalidProof, NodeError
+from gridledger.evidence.verify import verify_certificate
 from gridledger.keys import read_key_file
 from gridledger.ledger.tx import Transaction, TxBody, sign_transaction
-from tests.e2e.nodeproc import free_port
+from tests.e2e.nodeproc import cli, free_port
 from tests.e2e.test_cometbft_single import CHAIN_ID, CometNode
 
 pytestmark = pytest.mark.e2e
@@ -80,11 +86,13 @@ def member(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Member]:
         m.stop()
 
 
-def _record(member: Member, n: int, *, endorsers: list[str] | None = None) -> bytes:
+def _record(
+    member: Member, n: int, *, endorsers: list[str] | None = None, digest: str | None = None
+) -> bytes:
     admin = read_key_file(member.comet.app_home / "keys" / "gridco-admin.json")
     height = httpx.get(f"{member.url}/v1/status", timeout=10).json()["height"]
     args: dict[str, Any] = {
-        "digest": f"{n:064x}",
+        "digest": digest or f"{n:064x}",
         "title": f"contract {n}",
         "record_type": "contract",
         "parties": [admin.address],
@@ -230,3 +238,68 @@ def test_tracker_reports_expiry_instead_of_waiting_for_ever(member: Member) -> N
     tx = _signed(member, 902, expiry=height)  # valid up to a height already committed
     with TxTracker([member.url], wait_s=5) as tracker, pytest.raises(Expired, match="expired"):
         tracker.submit(tx)
+
+
+def test_cometbft_certificate_verifies_offline_and_edits_fail(member: Member) -> None:
+    raw = _record(member, 600)
+    r = httpx.post(f"{member.url}/v1/txs", params={"wait": "true"}, content=raw, timeout=60)
+    assert r.json()["status"] == "committed", r.text
+    cert = httpx.get(f"{member.url}/v1/certificates/{600:064x}", timeout=30).json()
+    genesis = json.loads((member.comet.home / "config" / "genesis.json").read_text())
+    pinned = {genesis_validators_hash(genesis)}
+    evidence = verify_certificate(
+        cert, bytes.fromhex(f"{600:064x}"), trusted_validators_hashes=pinned
+    )
+    assert evidence.status == "recorded" and "1 validators" in evidence.signed_by
+
+    def edited(change: Any) -> dict[str, Any]:
+        c = copy.deepcopy(cert)
+        change(c)
+        return c
+
+    sig = cert["block"]["signed_header"]["commit"]["signatures"][0]["signature"]
+    flipped = base64.b64encode(bytes([base64.b64decode(sig)[0] ^ 1]) + base64.b64decode(sig)[1:])
+    cases = {
+        "signature": lambda c: c["block"]["signed_header"]["commit"]["signatures"][0].__setitem__(
+            "signature", flipped.decode()
+        ),
+        "header time": lambda c: c["block"]["signed_header"]["header"].__setitem__(
+            "time", "2030-01-01T00:00:00Z"
+        ),
+        "log root": lambda c: c["block"]["app_state"].__setitem__("log_root", "00" * 32),
+        "app hash": lambda c: c["block"]["app_state"].__setitem__("app_hash", "11" * 32),
+        "genesis set": lambda c: c["trust_anchor"]["genesis_validators"][0].__setitem__(
+            "power", "99"
+        ),
+    }
+    for name, change in cases.items():
+        with pytest.raises(InvalidProof) as failure:
+            verify_certificate(edited(change), trusted_validators_hashes=pinned)
+        assert failure.value.message, name
+    with pytest.raises(InvalidProof, match="not the genesis validator set you trust"):
+        verify_certificate(cert, trusted_validators_hashes={b"\x00" * 32})
+
+
+def test_cli_verifies_a_consortium_certificate_pinned_to_cometbft_genesis(
+    member: Member, tmp_path: Path
+) -> None:
+    document = tmp_path / "contract.pdf"
+    document.write_bytes(b"%PDF-1.7 power purchase agreement " * 100)
+    digest = hashlib.sha256(document.read_bytes()).hexdigest()
+    r = httpx.post(
+        f"{member.url}/v1/txs",
+        params={"wait": "true"},
+        content=_record(member, 700, digest=digest),
+        timeout=60,
+    )
+    assert r.json()["status"] == "committed", r.text
+    cert = tmp_path / "cert.json"
+    got = cli("certificate", str(document), "--node", member.url, "-o", str(cert))
+    assert got.returncode == 0, got.stderr
+    genesis = member.comet.home / "config" / "genesis.json"
+    ok = cli("verify", str(document), str(cert), "--genesis", str(genesis))
+    assert ok.returncode == 0, ok.stderr
+    assert ok.stdout.startswith("VALID") and "NOT PINNED" not in ok.stdout
+    document.write_bytes(document.read_bytes() + b" ")
+    altered = cli("verify", str(document), str(cert), "--genesis", str(genesis))
+    assert altered.returncode == 1 and "altered" in altered.stderr

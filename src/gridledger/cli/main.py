@@ -7,12 +7,15 @@ or invalid evidence, 2 for bad usage). Progress goes to stderr; results go to st
 from __future__ import annotations
 
 import argparse
+import base64
+import hashlib
 import json
 import logging
 import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from gridledger import __version__, codec, merkle
 from gridledger.client import DEFAULT_URL, Client, file_digest
@@ -113,7 +116,16 @@ def _add_evidence_commands(sub: argparse._SubParsersAction[argparse.ArgumentPars
     s.add_argument("cert", type=Path)
     s.add_argument("--trust-key", action="append", default=[], help="pin a node public key (hex)")
     s.add_argument(
-        "--genesis", type=Path, default=None, help="pin the validators of a genesis file"
+        "--genesis",
+        type=Path,
+        default=None,
+        help="pin the validators of a genesis file (gridledger's or CometBFT's genesis.json)",
+    )
+    s.add_argument(
+        "--trust-validators-hash",
+        action="append",
+        default=[],
+        help="pin a CometBFT validator-set hash (hex), e.g. the genesis set's",
     )
     s.set_defaults(func=cmd_verify)
 
@@ -319,10 +331,14 @@ def cmd_verify(args: argparse.Namespace) -> int:
         return 1
     if not args.file.is_file():
         raise GridledgerError(f"{args.file} is not a readable file")
-    trusted = _trusted_keys(args, cert.get("chain_id") if isinstance(cert, dict) else None)
+    chain_id = cert.get("chain_id") if isinstance(cert, dict) else None
+    trusted, trusted_sets = _trusted_anchors(args, chain_id)
     try:
         evidence = verify_certificate(
-            cert, bytes.fromhex(file_digest(args.file)), trusted_node_keys=trusted
+            cert,
+            bytes.fromhex(file_digest(args.file)),
+            trusted_node_keys=trusted,
+            trusted_validators_hashes=trusted_sets,
         )
     except InvalidProof as exc:
         print(f"INVALID: {exc.message}", file=sys.stderr)
@@ -330,38 +346,89 @@ def cmd_verify(args: argparse.Namespace) -> int:
     pin = (
         ""
         if trusted is not None
-        else " — NOT PINNED: the node key comes from the certificate itself; pass --genesis or "
-        "--trust-key to check it against the network you trust"
+        else " — NOT PINNED: the signers come from the certificate itself; pass --genesis, "
+        "--trust-validators-hash or --trust-key to check them against the network you trust"
     )
     print(f"{evidence.summary()}{pin}")
     return 0
 
 
-def _trusted_keys(args: argparse.Namespace, chain_id: object) -> set[bytes] | None:
-    """Node keys the user pins with --trust-key and --genesis (None: nothing pinned)."""
-    from gridledger.ledger.genesis import decode_genesis
+def _trusted_anchors(
+    args: argparse.Namespace, chain_id: object
+) -> tuple[set[bytes] | None, set[bytes] | None]:
+    """What the user pins: embedded-node keys (--trust-key, or a gridledger genesis's
+    validators) and CometBFT validator-set hashes (--trust-validators-hash, or any genesis's
+    validator set). (None, None) when nothing is pinned."""
+    from gridledger.cometbft.lightclient import genesis_validators_hash
 
     keys: set[bytes] = set()
+    sets: set[bytes] = set()
     for hexkey in args.trust_key:
-        try:
-            keys.add(bytes.fromhex(hexkey))
-        except ValueError as exc:
-            raise GridledgerError(f"--trust-key {hexkey!r} is not hex") from exc
+        keys.add(_pinned_hex(hexkey, "--trust-key"))
+    for hexhash in args.trust_validators_hash:
+        sets.add(_pinned_hex(hexhash, "--trust-validators-hash"))
     if args.genesis is not None:
-        try:
-            genesis = decode_genesis(codec.decode(args.genesis.read_bytes(), canonical=False))
-            keys.update(bytes.fromhex(str(v["public_key"])) for v in genesis.validators)
-        except OSError as exc:
-            raise GridledgerError(f"cannot read genesis {args.genesis}: {exc.strerror}") from exc
-        except GridledgerError as exc:
-            raise GridledgerError(f"{args.genesis} is not a genesis file: {exc.message}") from exc
-        except (KeyError, TypeError, ValueError) as exc:
-            raise GridledgerError(f"{args.genesis}: validators need hex public_key") from exc
-        if genesis.chain_id != chain_id:
+        doc = _read_genesis(args.genesis)
+        if doc.get("chain_id") != chain_id:
             raise GridledgerError(
-                f"certificate is for chain {chain_id!r}, the genesis for {genesis.chain_id!r}"
+                f"certificate is for chain {chain_id!r}, the genesis for {doc.get('chain_id')!r}"
             )
-    return keys if (args.trust_key or args.genesis) else None
+        if "app_state" in doc:  # CometBFT's genesis.json: validators as CometBFT lists them
+            sets.add(genesis_validators_hash(doc))
+        else:  # gridledger's genesis: the embedded node's key, or the consortium's validators
+            validators = [_as_cometbft_validator(v, args.genesis) for v in doc["validators"]]
+            keys.update(bytes.fromhex(v["pub_key"]["value_hex"]) for v in validators)
+            if validators:
+                sets.add(genesis_validators_hash({"validators": _cometbft_form(validators)}))
+    if not (args.trust_key or args.trust_validators_hash or args.genesis):
+        return None, None
+    return keys, sets
+
+
+def _pinned_hex(value: str, option: str) -> bytes:
+    try:
+        return bytes.fromhex(value)
+    except ValueError as exc:
+        raise GridledgerError(f"{option} {value!r} is not hex") from exc
+
+
+def _read_genesis(path: Path) -> dict[str, Any]:
+    try:
+        doc = codec.decode(path.read_bytes(), canonical=False)
+    except OSError as exc:
+        raise GridledgerError(f"cannot read genesis {path}: {exc.strerror}") from exc
+    except GridledgerError as exc:
+        raise GridledgerError(f"{path} is not a genesis file: {exc.message}") from exc
+    if not isinstance(doc, dict) or not isinstance(doc.get("validators"), list):
+        raise GridledgerError(f"{path} is not a genesis file: it lists no validators")
+    return doc
+
+
+def _as_cometbft_validator(v: Any, path: Path) -> dict[str, Any]:
+    try:
+        public_key = bytes.fromhex(str(v["public_key"]))
+        power = int(v.get("power", 10))
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise GridledgerError(f"{path}: each validator needs a hex public_key") from exc
+    return {"pub_key": {"value_hex": public_key.hex()}, "power": power}
+
+
+def _cometbft_form(validators: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Our genesis validators as CometBFT's genesis.json writes them."""
+    out = []
+    for v in validators:
+        public_key = bytes.fromhex(v["pub_key"]["value_hex"])
+        out.append(
+            {
+                "address": hashlib.sha256(public_key).digest()[:20].hex().upper(),
+                "pub_key": {
+                    "type": "tendermint/PubKeyEd25519",
+                    "value": base64.b64encode(public_key).decode("ascii"),
+                },
+                "power": str(v["power"]),
+            }
+        )
+    return out
 
 
 def cmd_status(args: argparse.Namespace) -> int:

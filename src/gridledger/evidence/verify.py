@@ -23,9 +23,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from gridledger import codec, merkle
+from gridledger.cometbft import lightclient
 from gridledger.errors import GridledgerError, InvalidProof
 from gridledger.ledger.block import decode_header, verify_header_signature
 from gridledger.ledger.context import LOG_ENTRY_VERSION
+from gridledger.ledger.transition import compute_app_hash
 from gridledger.ledger.tx import Transaction, transaction_from_json, verify_transaction_signatures
 
 FORMAT = "gridledger/evidence-certificate/v1"
@@ -52,8 +54,10 @@ class VerifiedEvidence:
     record_height: int
     record_time_ms: int
     block_height: int
-    node_public_key: str
+    node_public_key: str  # the solo node's key; "" on a CometBFT network
     batch_root: str | None
+    signed_by: str = ""  # who signed the block, in words
+    validators_hash: str = ""  # the genesis validator set a CometBFT certificate starts from
 
     def summary(self) -> str:
         endorsed = ", ".join(self.endorsed_by) or "none"
@@ -61,7 +65,7 @@ class VerifiedEvidence:
         return (
             f"VALID: sha256 {self.digest[:16]}… {self.status}{where}; recorded at height "
             f"{self.record_height}, parties {len(self.parties)}, endorsed by {endorsed}; "
-            f"block {self.block_height} signed by node {self.node_public_key[:16]}…"
+            f"block {self.block_height} signed by {self.signed_by}"
         )
 
 
@@ -70,9 +74,13 @@ def verify_certificate(
     file_digest: bytes | None = None,
     *,
     trusted_node_keys: Collection[bytes] | None = None,
+    trusted_validators_hashes: Collection[bytes] | None = None,
 ) -> VerifiedEvidence:
+    """Check a certificate offline. Pin what you trust: the embedded node's key
+    (``trusted_node_keys``) or a CometBFT network's genesis validator-set hash
+    (``trusted_validators_hashes``); None trusts the anchor the certificate carries."""
     try:
-        return _verify(cert, file_digest, trusted_node_keys)
+        return _verify(cert, file_digest, trusted_node_keys, trusted_validators_hashes)
     except InvalidProof:
         raise
     except GridledgerError as exc:
@@ -82,7 +90,10 @@ def verify_certificate(
 
 
 def _verify(
-    cert: Any, file_digest: bytes | None, trusted: Collection[bytes] | None
+    cert: Any,
+    file_digest: bytes | None,
+    trusted: Collection[bytes] | None,
+    trusted_validators: Collection[bytes] | None,
 ) -> VerifiedEvidence:
     if not isinstance(cert, dict) or set(cert) != TOP_FIELDS:
         raise InvalidProof(
@@ -91,29 +102,23 @@ def _verify(
     if cert["format"] != FORMAT:
         raise InvalidProof(f"unknown certificate format {cert['format']!r}; expected {FORMAT}")
     chain_id = cert["chain_id"]
-
-    header = decode_header(cert["block"]["header"])
-    if set(cert["block"]) != {"header", "signature"}:
-        raise InvalidProof("certificate block must have exactly header and signature")
-    anchor = cert["trust_anchor"]
-    if set(anchor) != {"type", "node_public_key"} or anchor["type"] != "solo-node-key":
-        raise InvalidProof("certificate trust_anchor is not a solo-node-key anchor")
-    node_key = _hex(anchor["node_public_key"], "trust_anchor node_public_key")
-    if trusted is not None and node_key not in trusted:
+    anchor_type = (
+        cert["trust_anchor"].get("type") if isinstance(cert["trust_anchor"], dict) else None
+    )
+    if anchor_type == "solo-node-key":
+        block = _verify_solo_block(cert, chain_id, trusted)
+    elif anchor_type == "cometbft-genesis":
+        block = _verify_cometbft_block(cert, chain_id, trusted_validators)
+    else:
         raise InvalidProof(
-            f"certificate is signed by node key {node_key.hex()[:16]}…, which is not trusted"
-        )
-    verify_header_signature(header, node_key, _hex(cert["block"]["signature"], "block signature"))
-    if header.chain_id != chain_id:
-        raise InvalidProof(
-            f"block is from chain {header.chain_id!r}, certificate says {chain_id!r}"
+            f"unknown trust_anchor type {anchor_type!r}; expected solo-node-key or cometbft-genesis"
         )
 
     entries = cert["entries"]
     if not isinstance(entries, list) or not entries:
         raise InvalidProof("certificate has no log entries")
     txs = [
-        _verify_entry(e, n, header.log_size, header.log_root, chain_id, header.height)
+        _verify_entry(e, n, block.log_size, block.log_root, chain_id, block.height)
         for n, e in enumerate(entries)
     ]
 
@@ -145,10 +150,140 @@ def _verify(
         required_endorsers=tuple(expected["endorsers"]),
         record_height=expected["height"],
         record_time_ms=expected["time_ms"],
-        block_height=header.height,
-        node_public_key=node_key.hex(),
+        block_height=block.height,
+        node_public_key=block.node_public_key,
+        signed_by=block.signed_by,
+        validators_hash=block.validators_hash,
         batch_root=expected["digest"] if expected["kind"] == "batch" else None,
     )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ProvenLog:
+    """What a certificate's block part proves: the log had this size and root after ``height``."""
+
+    height: int
+    log_size: int
+    log_root: bytes
+    signed_by: str
+    node_public_key: str = ""
+    validators_hash: str = ""
+
+
+def _verify_solo_block(cert: Any, chain_id: Any, trusted: Collection[bytes] | None) -> ProvenLog:
+    header = decode_header(cert["block"]["header"])
+    if set(cert["block"]) != {"header", "signature"}:
+        raise InvalidProof("certificate block must have exactly header and signature")
+    anchor = cert["trust_anchor"]
+    if set(anchor) != {"type", "node_public_key"}:
+        raise InvalidProof("certificate trust_anchor must have exactly type and node_public_key")
+    node_key = _hex(anchor["node_public_key"], "trust_anchor node_public_key")
+    if trusted is not None and node_key not in trusted:
+        raise InvalidProof(
+            f"certificate is signed by node key {node_key.hex()[:16]}…, which is not trusted"
+        )
+    verify_header_signature(header, node_key, _hex(cert["block"]["signature"], "block signature"))
+    if header.chain_id != chain_id:
+        raise InvalidProof(
+            f"block is from chain {header.chain_id!r}, certificate says {chain_id!r}"
+        )
+    return ProvenLog(
+        height=header.height,
+        log_size=header.log_size,
+        log_root=header.log_root,
+        signed_by=f"node {node_key.hex()[:16]}…",
+        node_public_key=node_key.hex(),
+    )
+
+
+APP_STATE_FIELDS = frozenset(
+    {"height", "prev_app_hash", "changes_hash", "log_size", "log_root", "app_hash"}
+)
+
+
+def _verify_cometbft_block(
+    cert: Any, chain_id: Any, trusted_validators: Collection[bytes] | None
+) -> ProvenLog:
+    """The log root is in the app hash that more than 2/3 of the validators signed, and those
+    validators descend from the genesis set (or the set the user pinned)."""
+    block, anchor = cert["block"], cert["trust_anchor"]
+    if not isinstance(block, dict) or set(block) != {
+        "type",
+        "app_state",
+        "signed_header",
+        "validators",
+    }:
+        raise InvalidProof(
+            "certificate block must have exactly type, app_state, signed_header and validators"
+        )
+    if block["type"] != "cometbft":
+        raise InvalidProof(f"block type {block['type']!r} does not match a cometbft anchor")
+    app = block["app_state"]
+    if not isinstance(app, dict) or set(app) != APP_STATE_FIELDS:
+        raise InvalidProof(
+            f"block app_state must have exactly {', '.join(sorted(APP_STATE_FIELDS))}"
+        )
+    height, log_size = app["height"], app["log_size"]
+    if type(height) is not int or type(log_size) is not int or height < 1 or log_size < 0:
+        raise InvalidProof("block app_state height and log_size must be non-negative integers")
+    app_hash = _hash_hex(app["app_hash"], "app_state app_hash")
+    log_root = _hash_hex(app["log_root"], "app_state log_root")
+    recomputed = compute_app_hash(
+        _hash_hex(app["prev_app_hash"], "app_state prev_app_hash"),
+        _hash_hex(app["changes_hash"], "app_state changes_hash"),
+        log_size,
+        log_root,
+    )
+    if recomputed != app_hash:
+        raise InvalidProof(
+            "block app_state does not hash to its app_hash: the log size or root was changed"
+        )
+    verified = lightclient.verify_signed_header(
+        chain_id, block["signed_header"], block["validators"]
+    )
+    if verified.app_hash != app_hash:
+        raise InvalidProof(
+            f"the signed header at height {verified.height} carries app hash "
+            f"{verified.app_hash.hex()[:16]}…, not the certificate's {app_hash.hex()[:16]}…"
+        )
+    if verified.height != height + 1:
+        raise InvalidProof(
+            f"the app hash of block {height} is carried by header {height + 1}, "
+            f"not header {verified.height}"
+        )
+    if not isinstance(anchor, dict) or set(anchor) != {"type", "genesis_validators", "transitions"}:
+        raise InvalidProof(
+            "certificate trust_anchor must have exactly type, genesis_validators and transitions"
+        )
+    genesis_hash = lightclient.genesis_validators_hash({"validators": anchor["genesis_validators"]})
+    if trusted_validators is not None and genesis_hash not in trusted_validators:
+        raise InvalidProof(
+            f"the certificate starts from validator set {genesis_hash.hex()[:16]}…, which is "
+            "not the genesis validator set you trust"
+        )
+    if not isinstance(anchor["transitions"], list):
+        raise InvalidProof("trust_anchor transitions must be a list")
+    lightclient.verify_validator_transitions(
+        genesis_hash, anchor["transitions"], verified.validators_hash
+    )
+    return ProvenLog(
+        height=height,
+        log_size=log_size,
+        log_root=log_root,
+        signed_by=(
+            f"{len(verified.signers)} validators holding {verified.signed_power} of "
+            f"{verified.total_power} voting power (genesis validator set "
+            f"{genesis_hash.hex()[:16]}…)"
+        ),
+        validators_hash=genesis_hash.hex(),
+    )
+
+
+def _hash_hex(value: Any, what: str) -> bytes:
+    raw = _hex(value, what)
+    if len(raw) != 32:
+        raise InvalidProof(f"{what} must be 32 bytes of lowercase hex")
+    return raw
 
 
 def _verify_entry(
