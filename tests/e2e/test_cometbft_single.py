@@ -41,7 +41,17 @@ class CometNode:
         genesis_file = self.home / "config" / "genesis.json"
         genesis = json.loads(genesis_file.read_text())
         genesis["chain_id"] = CHAIN_ID
-        genesis["app_state"] = json.loads((self.app_home / "genesis.json").read_text())
+        app_state = json.loads((self.app_home / "genesis.json").read_text())
+        # InitChain refuses validators that differ from the app genesis: use CometBFT's key.
+        app_state["validators"] = [
+            {
+                "org": app_state["organizations"][0]["id"],
+                "public_key": base64.b64decode(v["pub_key"]["value"]).hex(),
+                "power": int(v["power"]),
+            }
+            for v in genesis["validators"]
+        ]
+        genesis["app_state"] = app_state
         genesis_file.write_text(json.dumps(genesis, indent=2))
         config = self.home / "config" / "config.toml"
         text = config.read_text()

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from gridledger.contracts import identity, notary
+from gridledger.contracts import governance, identity, notary
 from gridledger.ledger.context import Method
 
 CONTRACTS: Mapping[str, Mapping[str, Method]] = {
+    "governance": governance.METHODS,
     "identity": identity.METHODS,
     "notary": notary.METHODS,
 }

@@ -5,6 +5,10 @@ Every contract module exposes ``METHODS: dict[str, Method]``. A method is three 
 ``parse(args) -> message`` (shape only, raises InvalidTransaction), ``check(ctx, msg)`` (rules
 against current state, raises, mutates nothing) and ``apply(ctx, msg)`` (mutates state, emits
 events). CheckTx runs parse and check; FinalizeBlock runs all three.
+
+A method that changes the validator set (only ``governance`` does) writes the new set to state and
+reports each change with ``TxContext.set_validator_power``; the block turns the changes of its
+successful transactions into CometBFT validator updates.
 """
 
 from __future__ import annotations
@@ -38,12 +42,37 @@ class Event:
         return {"type": self.type, "attributes": dict(self.attributes)}
 
 
+# -- validator set changes (governance) -------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ValidatorUpdate:
+    """A validator's new voting power, as CometBFT takes it: power 0 removes the validator."""
+
+    public_key: bytes  # 32-byte Ed25519 public key
+    power: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ValidatorChange:
+    """One change a transaction made; ``previous_power`` (0 for a new validator) lets the block
+    merge several changes of one key into their net effect."""
+
+    public_key: bytes
+    power: int
+    previous_power: int
+
+
+# -- end of validator set changes ------------------------------------------------------------
+
+
 @dataclass(slots=True, kw_only=True)
 class TxContext:
     state: State
     env: BlockEnv
     tx: Transaction
     events: list[Event] = field(default_factory=list)
+    validator_changes: list[ValidatorChange] = field(default_factory=list)
 
     @property
     def sender(self) -> str:
@@ -55,6 +84,12 @@ class TxContext:
 
     def emit(self, type_: str, **attributes: Any) -> None:
         self.events.append(Event(type=type_, attributes=attributes))
+
+    def set_validator_power(self, public_key: bytes, power: int, *, previous_power: int) -> None:
+        """Report a validator set change the method has written to state (power 0: removed)."""
+        self.validator_changes.append(
+            ValidatorChange(public_key=public_key, power=power, previous_power=previous_power)
+        )
 
     def append_log(self, kind: str) -> int:
         """Append this transaction to the evidence log as an entry of ``kind``; return its index."""

@@ -10,7 +10,12 @@ is the root of the app-hash chain.
      "accounts": [{"address": "gl…", "alg": "ed25519", "public_key": "<hex>", "org": "gridco",
                    "roles": ["admin", "submitter"], "name": "..."}, ...],
      "validators": [{"org": "gridco", "public_key": "<hex>", "power": 10}, ...],
-     "params": {"max_expiry_window": 10000}}
+     "params": {"max_expiry_window": 10000, "voting_period": 10000}}
+
+``validators`` are the CometBFT validators the chain starts with (Ed25519 keys, as CometBFT's own
+genesis lists them; the ABCI server refuses an InitChain whose validators differ). The list may be
+empty for the embedded single-node mode. The organizations are the consortium's first members;
+after genesis, the ``governance`` contract changes both sets by a vote of the members.
 """
 
 from __future__ import annotations
@@ -29,10 +34,16 @@ from gridledger.ledger.state import State
 GENESIS_DOMAIN = b"gridledger/genesis/v1\n"
 ORG_ROLES = frozenset({"operator", "endorser", "market_operator", "member"})
 ACCOUNT_ROLES = frozenset({"admin", "submitter", "endorser", "auditor"})
-DEFAULT_PARAMS: Mapping[str, int] = {"max_expiry_window": 10_000}
+DEFAULT_PARAMS: Mapping[str, int] = {"max_expiry_window": 10_000, "voting_period": 10_000}
 PARAMS_KEY = "chain/params"
+VALIDATOR_FIELDS = frozenset({"org", "power", "public_key"})
+MAX_VALIDATOR_POWER = 1_000_000  # far below CometBFT's total limit of 2**63 / 8
+# The governance contract's keys; genesis writes the first validator and member sets.
+VALIDATOR_PREFIX = "gov/validator/"
+MEMBER_PREFIX = "gov/member/"
+ORG_ID = re.compile(r"[a-z0-9_-]{1,64}")
 _NAME = re.compile(r"[A-Za-z0-9._-]{1,64}")
-_ORG_ID = re.compile(r"[a-z0-9_-]{1,64}")
+_HEX = frozenset("0123456789abcdef")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -64,7 +75,7 @@ def decode_genesis(doc: Any) -> Genesis:
     accounts = tuple(_decode_account(a, set(org_ids)) for a in _list(doc["accounts"], "accounts"))
     if len({a["address"] for a in accounts}) != len(accounts):
         raise DecodeError("genesis lists an account twice")
-    validators = tuple(_list(doc["validators"], "validators"))
+    validators = _decode_validators(_list(doc["validators"], "validators"), set(org_ids))
     params = _decode_params(doc.get("params", {}))
     if not isinstance(doc["chain_id"], str) or not _NAME.fullmatch(doc["chain_id"]):
         raise DecodeError("genesis chain_id must be 1 to 64 ASCII letters, digits, - _ .")
@@ -83,9 +94,13 @@ def decode_genesis(doc: Any) -> Genesis:
 
 
 def apply_genesis(state: State, genesis: Genesis) -> None:
-    """Write the genesis organizations, accounts and parameters into an empty state."""
+    """Write the genesis organizations (the first members), accounts, validators and parameters
+    into an empty state."""
     for org in genesis.organizations:
         state.put_json(f"identity/org/{org['id']}", dict(org))
+        state.put_json(f"{MEMBER_PREFIX}{org['id']}", {"org": org["id"], "since_height": 0})
+    for validator in genesis.validators:
+        state.put_json(f"{VALIDATOR_PREFIX}{validator['public_key']}", dict(validator))
     for account in genesis.accounts:
         state.put_json(f"identity/account/{account['address']}", dict(account))
         state.put(f"identity/member/{account['org']}/{account['address']}", b"")
@@ -112,7 +127,7 @@ def _decode_params(params: Any) -> dict[str, int]:
 def _decode_org(org: Any) -> dict[str, Any]:
     if not isinstance(org, dict) or not isinstance(org.get("id"), str):
         raise DecodeError("each genesis organization needs a string id")
-    if not _ORG_ID.fullmatch(org["id"]):
+    if not ORG_ID.fullmatch(org["id"]):
         raise DecodeError(f"organization id {org['id']!r} must be 1 to 64 of a-z 0-9 - _")
     roles = org.get("roles", [])
     unknown = sorted(set(roles) - ORG_ROLES) if isinstance(roles, list) else ["(not a list)"]
@@ -149,3 +164,40 @@ def _decode_account(acc: Any, org_ids: set[str]) -> dict[str, Any]:
         "public_key": public_key.hex(),
         "roles": sorted(roles),
     }
+
+
+def _decode_validators(items: list[Any], org_ids: set[str]) -> tuple[dict[str, Any], ...]:
+    validators = tuple(_decode_validator(v, i, org_ids) for i, v in enumerate(items))
+    seen: set[str] = set()
+    for validator in validators:
+        if validator["public_key"] in seen:
+            raise DecodeError(f"genesis lists validator {validator['public_key']} twice")
+        seen.add(validator["public_key"])
+    return validators
+
+
+def _decode_validator(item: Any, index: int, org_ids: set[str]) -> dict[str, Any]:
+    where = f"genesis validator {index}"
+    if not isinstance(item, dict):
+        raise DecodeError(f"{where} must be an object with org, public_key and power")
+    missing = sorted(VALIDATOR_FIELDS - set(item))
+    if missing:
+        raise DecodeError(f"{where} is missing {', '.join(missing)}")
+    unknown = sorted(set(item) - VALIDATOR_FIELDS)
+    if unknown:
+        raise DecodeError(f"{where} has unknown field(s) {', '.join(unknown)}")
+    public_key = item["public_key"]
+    if not isinstance(public_key, str) or len(public_key) != 64 or not set(public_key) <= _HEX:
+        raise DecodeError(
+            f"{where}: public_key must be 64 lowercase hex characters (a 32-byte Ed25519 key)"
+        )
+    if not isinstance(item["org"], str) or item["org"] not in org_ids:
+        raise DecodeError(f"{where} names unknown organization {item['org']!r}")
+    power = item["power"]
+    if (
+        not isinstance(power, int)
+        or isinstance(power, bool)
+        or not 1 <= power <= MAX_VALIDATOR_POWER
+    ):
+        raise DecodeError(f"{where}: power must be an integer from 1 to {MAX_VALIDATOR_POWER}")
+    return {"org": item["org"], "power": power, "public_key": public_key}

@@ -13,13 +13,17 @@ The app hash chains every block's changes::
 
 so it commits to the whole state (as the result of every change since genesis) and to the
 evidence log's root. A block that changes nothing keeps the previous app hash.
+
+A block's ``validator_updates`` (from governance) are the net change of each validator's power
+over the block's successful transactions, one per key, sorted by key: CometBFT refuses a key listed
+twice in one block, and the removal of a key it never had.
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from gridledger.contracts import CONTRACTS, identity
@@ -40,7 +44,14 @@ from gridledger.errors import (
     UnknownOperation,
     WrongChain,
 )
-from gridledger.ledger.context import BlockEnv, Event, Method, TxContext
+from gridledger.ledger.context import (
+    BlockEnv,
+    Event,
+    Method,
+    TxContext,
+    ValidatorChange,
+    ValidatorUpdate,
+)
 from gridledger.ledger.genesis import PARAMS_KEY, Genesis, apply_genesis
 from gridledger.ledger.state import Changes, State
 from gridledger.ledger.tx import Transaction, decode_transaction, verify_transaction_signatures
@@ -87,6 +98,7 @@ class BlockResult:
     log_size: int
     log_root: bytes
     app_hash: bytes
+    validator_updates: tuple[ValidatorUpdate, ...] = ()
 
 
 def compute_error_code(error: GridledgerError) -> int:
@@ -169,6 +181,12 @@ def check_transaction_rules(state: State, env: BlockEnv, tx: Transaction) -> Non
 def apply_transaction(
     state: State, env: BlockEnv, tx: Transaction, *, signatures_verified: bool = False
 ) -> tuple[Event, ...]:
+    return tuple(_run_transaction(state, env, tx, signatures_verified).events)
+
+
+def _run_transaction(
+    state: State, env: BlockEnv, tx: Transaction, signatures_verified: bool
+) -> TxContext:
     method = check_transaction(state, env, tx, signatures_verified=signatures_verified)
     msg = method.parse(tx.body.args)
     ctx = TxContext(state=state, env=env, tx=tx)
@@ -176,7 +194,7 @@ def apply_transaction(
     method.apply(ctx, msg)
     state.put(_replay_key(tx.tx_id), str(env.height).encode("ascii"))
     state.put(f"replay/by_expiry/{tx.body.expiry_height:012d}/{tx.tx_id.hex()}", b"")
-    return tuple(ctx.events)
+    return ctx
 
 
 def apply_block(
@@ -196,12 +214,13 @@ def apply_block(
     known = preverified or {}
     _prune_expired_replay_keys(state, env.height)
     results = []
+    validator_changes: list[ValidatorChange] = []
     for raw in raw_txs:
         state.begin_tx()
         try:
             cached = known.get(hashlib.sha256(raw).digest())
             tx = cached if cached is not None else decode_transaction(raw)
-            events = apply_transaction(state, env, tx, signatures_verified=cached is not None)
+            ctx = _run_transaction(state, env, tx, cached is not None)
         except GridledgerError as exc:
             state.rollback_tx()
             tx_id = _tx_id_or_none(raw)
@@ -231,11 +250,33 @@ def apply_block(
             )
             continue
         state.commit_tx()
-        results.append(TxResult(tx_id=tx.tx_id, code=OK, log="", events=events))
-    return _finish(state, prev_app_hash, tuple(results))
+        validator_changes.extend(ctx.validator_changes)
+        results.append(TxResult(tx_id=tx.tx_id, code=OK, log="", events=tuple(ctx.events)))
+    updates = compute_validator_updates(validator_changes)
+    return _finish(state, prev_app_hash, tuple(results), updates)
 
 
-def _finish(state: State, prev_app_hash: bytes, results: tuple[TxResult, ...]) -> BlockResult:
+def compute_validator_updates(changes: Iterable[ValidatorChange]) -> tuple[ValidatorUpdate, ...]:
+    """The net effect of a block's validator changes: for each key its last power, unless that
+    equals its power before the block (a key added and removed again is left out), by key."""
+    before: dict[bytes, int] = {}
+    after: dict[bytes, int] = {}
+    for change in changes:
+        before.setdefault(change.public_key, change.previous_power)
+        after[change.public_key] = change.power
+    return tuple(
+        ValidatorUpdate(public_key=key, power=after[key])
+        for key in sorted(after)
+        if after[key] != before[key]
+    )
+
+
+def _finish(
+    state: State,
+    prev_app_hash: bytes,
+    results: tuple[TxResult, ...],
+    validator_updates: tuple[ValidatorUpdate, ...] = (),
+) -> BlockResult:
     changes = state.changes()
     merkle_log = state.log()
     log_root = merkle_log.root()
@@ -252,6 +293,7 @@ def _finish(state: State, prev_app_hash: bytes, results: tuple[TxResult, ...]) -
         log_size=merkle_log.size,
         log_root=log_root,
         app_hash=app_hash,
+        validator_updates=validator_updates,
     )
 
 

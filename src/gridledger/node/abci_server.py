@@ -22,7 +22,9 @@ from pathlib import Path
 from typing import Any
 
 from gridledger import __version__, codec
-from gridledger.errors import GridledgerError
+from gridledger.errors import GridledgerError, NodeError
+from gridledger.ledger.context import ValidatorUpdate
+from gridledger.ledger.genesis import decode_genesis
 from gridledger.node.abci_app import Application
 from gridledger.node.abci_wire import FrameDecoder, encode_frame
 from gridledger.store.sqlite import SqliteStore
@@ -94,6 +96,8 @@ class AbciServer:
                 f"CometBFT chain id {req.chain_id!r} differs from the app genesis "
                 f"{genesis.get('chain_id')!r}"
             )
+        _verify_init_validators(req.validators, decode_genesis(genesis).validators)
+        # No validators in the response: CometBFT keeps its genesis set, which we just checked.
         return abci.ResponseInitChain(app_hash=self.app.init_chain(genesis))
 
     def query(self, req: Any) -> Any:
@@ -125,7 +129,9 @@ class AbciServer:
         result = self.app.finalize_block(height=req.height, time_ms=time_ms, raw_txs=list(req.txs))
         self._last_finalize = req
         return abci.ResponseFinalizeBlock(
-            tx_results=[_exec_result(r) for r in result.tx_results], app_hash=result.app_hash
+            tx_results=[_exec_result(r) for r in result.tx_results],
+            validator_updates=[_validator_update(u) for u in result.validator_updates],
+            app_hash=result.app_hash,
         )
 
     def commit(self, req: Any) -> Any:
@@ -194,6 +200,44 @@ def _exec_result(r: Any) -> Any:
     return abci.ExecTxResult(
         code=r.code, log=r.log, codespace="gridledger" if r.code else "", events=events
     )
+
+
+# -- validators (governance) -------------------------------------------------------------------
+
+
+def _validator_update(update: ValidatorUpdate) -> Any:
+    """``tendermint.abci.ValidatorUpdate{pub_key: {ed25519}, power}``; power 0 removes."""
+    message = abci.ValidatorUpdate(power=update.power)
+    message.pub_key.ed25519 = update.public_key
+    return message
+
+
+def _verify_init_validators(requested: Any, genesis_validators: Any) -> None:
+    """InitChain: CometBFT's genesis validators must be the app genesis's (same Ed25519 keys, same
+    powers), or the ledger's validator set, which governance changes, would not be CometBFT's."""
+    comet: dict[str, int] = {}
+    for index, validator in enumerate(requested):
+        kind = validator.pub_key.WhichOneof("sum")
+        if kind != "ed25519":
+            raise NodeError(
+                f"CometBFT genesis validator {index} has a {kind} key; gridledger needs ed25519"
+            )
+        comet[bytes(validator.pub_key.ed25519).hex()] = validator.power
+    app = {str(v["public_key"]): int(v["power"]) for v in genesis_validators}
+    if comet != app:
+        differences = [
+            f"{key}: CometBFT power {comet.get(key, 0)}, app genesis power {app.get(key, 0)}"
+            for key in sorted(set(comet) | set(app))
+            if comet.get(key) != app.get(key)
+        ]
+        raise NodeError(
+            "CometBFT's genesis validators differ from the app genesis validators ("
+            + "; ".join(differences)
+            + "): give both the same Ed25519 keys and powers"
+        )
+
+
+# -- end of validators -------------------------------------------------------------------------
 
 
 async def serve(store_path: Path, host: str, port: int) -> None:
