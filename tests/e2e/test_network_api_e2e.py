@@ -303,3 +303,38 @@ def test_cli_verifies_a_consortium_certificate_pinned_to_cometbft_genesis(
     document.write_bytes(document.read_bytes() + b" ")
     altered = cli("verify", str(document), str(cert), "--genesis", str(genesis))
     assert altered.returncode == 1 and "altered" in altered.stderr
+
+
+def test_governance_by_cli_needs_more_than_two_thirds(member: Member, tmp_path: Path) -> None:
+    keys = member.comet.app_home / "keys"
+    newcomer = tmp_path / "newco-admin.json"
+    assert cli("keys", "new", "-o", str(newcomer)).returncode == 0
+    public_key = read_key_file(newcomer).public_key.hex()
+    opened = cli(
+        "gov", "propose", "add-member", "--org", "newco", "--name", "New Co",
+        "--admin-public-key", public_key, "--key", str(keys / "gridco-admin.json"),
+        "--node", member.url,
+    )  # fmt: skip
+    assert opened.returncode == 0, opened.stderr
+    proposal = opened.stdout.split()[1]
+    for org in ("gridco", "notary"):  # 2 of 4 members: not enough
+        voted = cli(
+            "gov", "vote", proposal, "yes", "--key", str(keys / f"{org}-admin.json"),
+            "--node", member.url,
+        )  # fmt: skip
+        assert voted.returncode == 0, voted.stderr
+        assert "proposal open (" in voted.stdout
+    members = httpx.get(f"{member.url}/v1/governance/members", timeout=10).json()["members"]
+    assert "newco" not in members
+    twice = cli(
+        "gov", "vote", proposal, "yes", "--key", str(keys / "notary-admin.json"),
+        "--node", member.url,
+    )  # fmt: skip
+    assert twice.returncode != 0 and "already voted" in twice.stderr.lower(), twice.stderr
+    third = cli(
+        "gov", "vote", proposal, "yes", "--key", str(keys / "judicial-admin.json"),
+        "--node", member.url,
+    )  # fmt: skip
+    assert third.returncode == 0 and "proposal approved" in third.stdout, third.stdout
+    members = httpx.get(f"{member.url}/v1/governance/members", timeout=10).json()["members"]
+    assert "newco" in members

@@ -18,7 +18,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from gridledger import __version__, codec, merkle
 from gridledger.api.backend import Backend, EmbeddedBackend
-from gridledger.contracts import identity, notary
+from gridledger.contracts import governance, identity, notary
 from gridledger.errors import (
     Conflict,
     DecodeError,
@@ -81,6 +81,7 @@ def create_app(node: EmbeddedNode | Backend, *, lifespan: Any = None) -> FastAPI
     _add_tx_routes(app, backend)
     _add_read_routes(app, backend)
     _add_notary_routes(app, backend)
+    _add_governance_routes(app, backend)
     app.state.backend = backend
     return app
 
@@ -295,6 +296,41 @@ def _add_notary_routes(app: FastAPI, node: Backend) -> None:
             )
         node.store.put_batch_manifest(root, [str(d) for d in digests])
         return {"root": root, "count": len(leaves)}
+
+
+# -- governance --------------------------------------------------------------------------------
+
+
+def _add_governance_routes(app: FastAPI, node: Backend) -> None:
+    @app.get("/v1/governance/members", summary="Member organizations (they vote on changes)")
+    def members() -> dict[str, Any]:
+        return {"members": list(governance.get_members(State(node.store)))}
+
+    @app.get("/v1/governance/validators", summary="Validators by the ledger's governance state")
+    def validators() -> dict[str, Any]:
+        return {"validators": governance.get_validators(State(node.store))}
+
+    @app.get("/v1/governance/proposals", summary="Proposals, oldest first")
+    def proposals(status: str | None = None) -> dict[str, Any]:
+        with node.store.snapshot():
+            next_height = node.store.last_height + 1
+            found = governance.list_proposals(
+                State(node.store), at_height=next_height, status=status
+            )
+            return {"proposals": found}
+
+    @app.get("/v1/governance/proposals/{proposal_id}", summary="One proposal and its votes")
+    def proposal(proposal_id: str) -> dict[str, Any]:
+        _parse_hex32(proposal_id, "proposal_id")
+        with node.store.snapshot():
+            state = State(node.store)
+            found = governance.get_proposal(
+                state, proposal_id, at_height=node.store.last_height + 1
+            )
+            if found is None:
+                raise NotFound(f"no proposal {proposal_id}")
+            tally = governance.compute_tally(state, found)
+            return {**found, "tally": {"yes": tally.yes, "no": tally.no, "members": tally.members}}
 
 
 def _parse_hex32(value: Any, name: str) -> bytes:

@@ -58,6 +58,10 @@ class Client:
             raise error_from_code(str(error.get("code", "error")), str(error.get("message", body)))
         return body
 
+    def get(self, path: str, params: dict[str, Any] | None = None) -> Any:
+        """GET any API path (``/v1/...``); the node's error is raised as its GridledgerError."""
+        return self._request("GET", path, params=params or {})
+
     # -- chain ---------------------------------------------------------------------------------
 
     def status(self) -> dict[str, Any]:
