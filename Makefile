@@ -13,7 +13,12 @@ $(STAMP): pyproject.toml requirements.lock scripts/setup scripts/setup-cometbft
 	@touch $(STAMP)
 
 run: setup
-	$(BIN)/gridledger demo --home .gridledger/demo
+	@if [ -x .tools/bin/cometbft ] || [ -n "$$GRIDLEDGER_COMETBFT" ] || command -v cometbft >/dev/null; then \
+	  $(BIN)/gridledger net demo --dir .run/net; \
+	else \
+	  echo "CometBFT is not installed (make setup installs it with Go): starting the embedded node"; \
+	  $(BIN)/gridledger demo --home .gridledger/demo; \
+	fi
 
 test: setup
 	bash scripts/check

@@ -1,0 +1,251 @@
+"""``gridledger net ...``: a local four-organization consortium on CometBFT.
+
+::
+
+    gridledger net init   --dir DIR [--orgs a,b,c,d] [--chain-id ID] [--base-port N | --free-ports]
+                          [--force]
+    gridledger net up     --dir DIR [--timeout S]
+    gridledger net down   --dir DIR
+    gridledger net status --dir DIR [--json]
+    gridledger net stop   --dir DIR --org ORG [--process app|cometbft|api|all]
+    gridledger net start  --dir DIR --org ORG [--process app|cometbft|api|all]
+    gridledger net demo   [--dir DIR]      init once, up, seed demo records, wait for Ctrl-C, down
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import sys
+import time
+from pathlib import Path
+from types import FrameType
+
+import httpx
+
+from gridledger.errors import GridledgerError
+from gridledger.net.layout import (
+    DEFAULT_BASE_PORT,
+    DEFAULT_CHAIN_ID,
+    DEFAULT_ORGS,
+    KEY_ROLES,
+    PROCESSES,
+    Network,
+    network_file,
+    parse_orgs,
+    pick_free_ports,
+)
+
+PROCESS_CHOICES = (*PROCESSES, "all")
+DEMO_DIR = Path(".run/net")
+DEMO_CHAIN_ID = "gridledger-demo"
+API_WAIT_S = 30.0
+
+
+def add_net_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    net = sub.add_parser(
+        "net", help="a local consortium network: one CometBFT validator per organization"
+    ).add_subparsers(dest="net_cmd", required=True)
+
+    s = net.add_parser("init", help="write a network: CometBFT homes, keys, one shared genesis")
+    s.add_argument("--dir", type=Path, required=True)
+    s.add_argument("--orgs", default=",".join(DEFAULT_ORGS))
+    s.add_argument("--chain-id", default=DEFAULT_CHAIN_ID)
+    ports = s.add_mutually_exclusive_group()
+    ports.add_argument(
+        "--base-port",
+        type=int,
+        default=DEFAULT_BASE_PORT,
+        help="org i uses base+10i (p2p), +1 (rpc), +2 (abci), +3 (api)",
+    )
+    ports.add_argument("--free-ports", action="store_true", help="ports the OS reports free now")
+    s.add_argument("--force", action="store_true", help="replace an existing network")
+    s.set_defaults(func=cmd_net_init)
+
+    s = net.add_parser("up", help="start the supervisor and every node; wait for height 1")
+    s.add_argument("--dir", type=Path, required=True)
+    s.add_argument("--timeout", type=float, default=120.0, help="seconds to wait (default 120)")
+    s.set_defaults(func=cmd_net_up)
+
+    s = net.add_parser("down", help="stop every process and the supervisor")
+    s.add_argument("--dir", type=Path, required=True)
+    s.set_defaults(func=cmd_net_down)
+
+    s = net.add_parser("status", help="processes, heights, app hashes, agreement")
+    s.add_argument("--dir", type=Path, required=True)
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(func=cmd_net_status)
+
+    for name, func, verb in (("stop", cmd_net_stop, "stop"), ("start", cmd_net_start, "start")):
+        s = net.add_parser(name, help=f"{verb} one organization's processes (no auto-restart)")
+        s.add_argument("--dir", type=Path, required=True)
+        s.add_argument("--org", required=True)
+        s.add_argument("--process", choices=PROCESS_CHOICES, default="all")
+        s.set_defaults(func=func)
+
+    s = net.add_parser("demo", help="init (once), up, load demo records, serve until Ctrl-C")
+    s.add_argument("--dir", type=Path, default=DEMO_DIR)
+    s.add_argument("--base-port", type=int, default=DEFAULT_BASE_PORT)
+    s.add_argument("--timeout", type=float, default=180.0)
+    s.set_defaults(func=cmd_net_demo)
+
+
+def cmd_net_init(args: argparse.Namespace) -> int:
+    from gridledger.net.init import init_network
+
+    orgs = parse_orgs(args.orgs)
+    network = init_network(
+        args.dir,
+        orgs=orgs,
+        chain_id=args.chain_id,
+        base_port=args.base_port,
+        ports=pick_free_ports(orgs) if args.free_ports else None,
+        force=args.force,
+    )
+    print(f"initialized network {network.chain_id} in {network.dir} ({len(orgs)} validators)")
+    _print_urls(network)
+    print(f"start it with: gridledger net up --dir {args.dir}")
+    return 0
+
+
+def cmd_net_up(args: argparse.Namespace) -> int:
+    from gridledger.net.control import up
+
+    print(f"starting the network in {args.dir} ...", file=sys.stderr, flush=True)
+    network = up(args.dir, timeout_s=args.timeout)
+    print(f"network {network.chain_id} is up ({len(network.nodes)} validators)")
+    _print_urls(network)
+    return 0
+
+
+def cmd_net_down(args: argparse.Namespace) -> int:
+    from gridledger.net.control import down
+
+    stopped = down(args.dir)
+    print(f"network in {args.dir} stopped" if stopped else f"network in {args.dir} was not running")
+    return 0
+
+
+def cmd_net_status(args: argparse.Namespace) -> int:
+    from gridledger.net.layout import read_network
+    from gridledger.net.status import collect_status, format_status
+
+    doc = collect_status(read_network(args.dir))
+    print(json.dumps(doc, indent=2) if args.json else format_status(doc))
+    return 0
+
+
+def cmd_net_stop(args: argparse.Namespace) -> int:
+    from gridledger.net.control import stop
+
+    stop(args.dir, args.org, args.process)
+    print(f"stopped {args.org} {args.process}")
+    return 0
+
+
+def cmd_net_start(args: argparse.Namespace) -> int:
+    from gridledger.net.control import start
+
+    start(args.dir, args.org, args.process)
+    print(f"started {args.org} {args.process}")
+    return 0
+
+
+def _print_urls(network: Network) -> None:
+    for node in network.nodes:
+        print(f"  {node.org:<10} RPC {node.rpc_url:<24} API {node.api_url}")
+
+
+# -- demo ------------------------------------------------------------------------------------
+
+
+def cmd_net_demo(args: argparse.Namespace) -> int:
+    from gridledger.net.control import down, up
+    from gridledger.net.init import init_network
+
+    directory = Path(args.dir)
+    if not network_file(directory).exists():
+        print(f"creating a four-organization network in {directory} ...", file=sys.stderr)
+        init_network(directory, chain_id=DEMO_CHAIN_ID, base_port=args.base_port)
+    signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        print("starting four validators (app, CometBFT, API each) ...", file=sys.stderr, flush=True)
+        network = up(directory, timeout_s=args.timeout)
+        demo_dir = _seed_demo(network)
+        _print_demo_banner(network, directory, demo_dir)
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not skip `down`
+        print("\nstopping the network ...", file=sys.stderr, flush=True)
+        down(directory)
+        print("network stopped; `make run` starts it again where it left off", file=sys.stderr)
+
+
+def _interrupt(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt
+
+
+def _seed_demo(network: Network) -> Path:
+    """Seed the demo records through gridco's REST API once (node/demo.py's seed, unchanged:
+    it finds the organizations' keys in DIR/demo/keys, links to each org's own key files)."""
+    from gridledger.node.demo import seed_demo
+    from gridledger.node.home import Home
+
+    home = Home(network.dir / "demo")
+    keys = home.path / "keys"
+    keys.mkdir(parents=True, exist_ok=True, mode=0o700)
+    for node in network.nodes:
+        for role in KEY_ROLES:
+            link = keys / node.key_file(role).name
+            if not link.is_symlink():
+                link.symlink_to(Path("..", "..", node.org, "keys", link.name))
+    marker = home.path / "demo-seeded.json"
+    if marker.exists():
+        return home.path
+    url = network.node(network.orgs[0]).api_url
+    try:
+        _wait_for_api(url)
+        seeded = seed_demo(home, url)
+    except (GridledgerError, httpx.HTTPError, OSError, KeyError) as exc:
+        print(f"warning: demo records not loaded ({exc}); the network runs without them")
+        return home.path
+    marker.write_text(json.dumps(seeded, indent=2) + "\n", encoding="utf-8")
+    return home.path
+
+
+def _wait_for_api(url: str) -> None:
+    deadline = time.monotonic() + API_WAIT_S
+    while True:
+        try:
+            httpx.get(f"{url}/v1/status", timeout=2).raise_for_status()
+            return
+        except httpx.HTTPError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.5)
+
+
+def _print_demo_banner(network: Network, directory: Path, demo_dir: Path) -> None:
+    first = network.node(network.orgs[0])
+    files = demo_dir / "demo-files"
+    print(f"\ngridledger consortium demo is running (chain {network.chain_id}).")
+    for node in network.nodes:
+        print(f"  {node.org:<10} API {node.api_url:<24} RPC {node.rpc_url}")
+    print(
+        f"""  status     .venv/bin/gridledger net status --dir {directory}
+  files      {files}/
+  OpenAPI    {first.api_url}/docs
+  try        .venv/bin/gridledger certificate {files}/supply-contract.txt \\
+               --node {first.api_url} -o cert.json
+             .venv/bin/gridledger verify {files}/supply-contract.txt cert.json \\
+               --genesis {first.cometbft_home}/config/genesis.json
+  keys       {directory}/<org>/keys/  (GRIDLEDGER_KEY={first.key_file("admin")} to notarize)
+  faults     .venv/bin/gridledger net stop --dir {directory} --org exchange   (and net start ...)
+  logs       {network.logs_dir}/
+Press Ctrl-C to stop.""",
+        flush=True,
+    )
