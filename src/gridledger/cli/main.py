@@ -18,6 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from gridledger import __version__, codec, merkle
+from gridledger.cli.gov import add_gov_commands
+from gridledger.cli.net import add_net_commands
 from gridledger.client import DEFAULT_URL, Client, file_digest
 from gridledger.crypto import PrivateKey
 from gridledger.errors import GridledgerError, InvalidProof
@@ -76,6 +78,8 @@ def _parser() -> argparse.ArgumentParser:
 
     _add_evidence_commands(sub)
     _add_node_commands(sub)
+    add_net_commands(sub)
+    add_gov_commands(sub)
     return p
 
 
@@ -149,6 +153,13 @@ def _add_node_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser])
     s.add_argument("--certs", type=int, default=5_000)
     s.add_argument("--http", action="store_true", help="also measure through the REST API")
     s.set_defaults(func=cmd_bench_notarize)
+    s = bench.add_parser(
+        "net", help="4-validator network: tx/s and commit latency, beside CometBFT's kvstore"
+    )
+    s.add_argument("--txs", type=int, default=20_000)
+    s.add_argument("--in-flight", type=int, default=16)
+    s.add_argument("--keep", action="store_true", help="keep the networks' directories")
+    s.set_defaults(func=cmd_bench_net)
 
 
 def _key_args(s: argparse.ArgumentParser) -> None:
@@ -441,6 +452,13 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from gridledger.node.demo import run_demo
 
     run_demo(args.home, port=args.port)
+    return 0
+
+
+def cmd_bench_net(args: argparse.Namespace) -> int:
+    from gridledger.bench.network import run
+
+    run(txs=args.txs, in_flight=args.in_flight, keep=args.keep)
     return 0
 
 

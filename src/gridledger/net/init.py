@@ -68,6 +68,10 @@ CONFIG: dict[tuple[str, str], str | int | bool] = {
     ("p2p", "allow_duplicate_ip"): True,
     ("p2p", "persistent_peers_max_dial_period"): "10s",  # a restarted node is found again soon
     ("mempool", "size"): 20_000,
+    # FinalizeBlock checks every rule again, so a transaction made invalid by a block (expired,
+    # or its digest recorded meanwhile) only fails in its block; rechecking the whole mempool
+    # after each block would stall admission for seconds under load.
+    ("mempool", "recheck"): False,
     ("consensus", "timeout_commit"): "500ms",
     ("consensus", "create_empty_blocks"): False,
     ("instrumentation", "prometheus"): False,

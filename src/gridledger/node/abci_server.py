@@ -32,6 +32,13 @@ from gridledger.store.sqlite import SqliteStore
 log = logging.getLogger(__name__)
 
 APP_VERSION = 1
+# Answered on the event loop itself: quick, and CheckTx is the mempool's hot path (a thread hop
+# per transaction costs more than the check). Consensus and query requests, which may take long,
+# run in a worker thread so that CheckTx keeps being answered meanwhile.
+INLINE_REQUESTS = frozenset({"echo", "flush", "check_tx"})
+# Event attributes CometBFT indexes for tx_search (e.g. notary.record.digest='"ab…"'). Indexing
+# costs every node work per transaction, and our own store answers every other query.
+INDEXED_ATTRIBUTES = frozenset({"digest"})
 
 
 def _load_bindings() -> Any:
@@ -174,7 +181,7 @@ class AbciServer:
             )
         handler = self._handlers[kind]
         try:
-            if kind in ("echo", "flush"):
+            if kind in INLINE_REQUESTS:
                 result = handler(getattr(request, kind))
             else:
                 result = await asyncio.to_thread(handler, getattr(request, kind))
@@ -191,7 +198,9 @@ def _exec_result(r: Any) -> Any:
         abci.Event(
             type=e.type,
             attributes=[
-                abci.EventAttribute(key=k, value=json.dumps(v, sort_keys=True), index=True)
+                abci.EventAttribute(
+                    key=k, value=json.dumps(v, sort_keys=True), index=k in INDEXED_ATTRIBUTES
+                )
                 for k, v in sorted(e.attributes.items())
             ],
         )
