@@ -9,6 +9,8 @@
     gridledger net status --dir DIR [--json]
     gridledger net stop   --dir DIR --org ORG [--process app|cometbft|api|all]
     gridledger net start  --dir DIR --org ORG [--process app|cometbft|api|all]
+    gridledger net join   --dir DIR --org ORG [--free-ports] [--timeout S]
+                          a node for a new organization; members then vote it in (gov ...)
     gridledger net demo   [--dir DIR]      init once, up, seed demo records, wait for Ctrl-C, down
 """
 
@@ -84,6 +86,30 @@ def add_net_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -
         s.add_argument("--process", choices=PROCESS_CHOICES, default="all")
         s.set_defaults(func=func)
 
+    s = net.add_parser(
+        "join",
+        help="add a node for a new organization (not in genesis: members vote it in)",
+        description=(
+            "Add a node for a new organization: fresh CometBFT validator and node keys, admin "
+            "and endorser account keys, the network's genesis.json unchanged, every node as a "
+            "peer. If the network runs, the node is started and replays the chain as a "
+            "non-validator; the command waits until it has caught up. It then prints the two "
+            "governance votes (gov propose add-member, gov propose add-validator) that make "
+            "the organization a member and its node a validator."
+        ),
+    )
+    s.add_argument("--dir", type=Path, required=True)
+    s.add_argument("--org", required=True, help="the new organization's id: a-z 0-9 _ -")
+    s.add_argument(
+        "--free-ports",
+        action="store_true",
+        help="ports the OS reports free now (default: the next --base-port slot if free)",
+    )
+    s.add_argument(
+        "--timeout", type=float, default=120.0, help="seconds to wait for it to catch up"
+    )
+    s.set_defaults(func=cmd_net_join)
+
     s = net.add_parser("demo", help="init (once), up, load demo records, serve until Ctrl-C")
     s.add_argument("--dir", type=Path, default=DEMO_DIR)
     s.add_argument("--base-port", type=int, default=DEFAULT_BASE_PORT)
@@ -114,7 +140,7 @@ def cmd_net_up(args: argparse.Namespace) -> int:
 
     print(f"starting the network in {args.dir} ...", file=sys.stderr, flush=True)
     network = up(args.dir, timeout_s=args.timeout)
-    print(f"network {network.chain_id} is up ({len(network.nodes)} validators)")
+    print(f"network {network.chain_id} is up ({len(network.nodes)} nodes)")
     _print_urls(network)
     return 0
 
@@ -150,6 +176,30 @@ def cmd_net_start(args: argparse.Namespace) -> int:
     start(args.dir, args.org, args.process)
     print(f"started {args.org} {args.process}")
     return 0
+
+
+def cmd_net_join(args: argparse.Namespace) -> int:
+    from gridledger.net.join import format_next_steps, join_network
+
+    if _is_running(args.dir):
+        print(f"adding {args.org} and syncing its node ...", file=sys.stderr, flush=True)
+    joined = join_network(args.dir, args.org, free_ports=args.free_ports, timeout_s=args.timeout)
+    node = joined.node
+    print(f"added {node.org} to network {joined.network.chain_id} in {joined.network.dir}")
+    print(f"  {node.org:<10} RPC {node.rpc_url:<24} API {node.api_url}")
+    if joined.started:
+        print("its node runs and has caught up (a non-validator until the vote)")
+    else:
+        print(f"the network is not running; `gridledger net up --dir {args.dir}` starts it too")
+    print()
+    print(format_next_steps(joined))
+    return 0
+
+
+def _is_running(directory: Path) -> bool:
+    from gridledger.net.layout import is_supervisor_running
+
+    return is_supervisor_running(directory)
 
 
 def _print_urls(network: Network) -> None:

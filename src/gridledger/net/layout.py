@@ -75,6 +75,9 @@ class Node:
     validator_address: str  # uppercase hex, as CometBFT shows it
     validator_public_key: str  # hex of the Ed25519 public key
     ports: Ports
+    # False for an organization added by ``gridledger net join``: its validator is not in the
+    # genesis; it gets voting power only when the members vote it in (governance add_validator).
+    in_genesis: bool = True
 
     @property
     def cometbft_home(self) -> Path:
@@ -172,8 +175,9 @@ class Network:
             "validator": {
                 "address": n.validator_address,
                 "public_key": n.validator_public_key,
-                "power": VALIDATOR_POWER,
+                "power": VALIDATOR_POWER if n.in_genesis else 0,  # the power in genesis
             },
+            "in_genesis": n.in_genesis,
             "ports": n.ports.to_json(),
             "p2p_address": n.p2p_address,
             "rpc_url": n.rpc_url,
@@ -339,6 +343,7 @@ def read_network(directory: Path) -> Network:
                 validator_address=str(doc["nodes"][org]["validator"]["address"]),
                 validator_public_key=str(doc["nodes"][org]["validator"]["public_key"]),
                 ports=Ports(**{k: int(v) for k, v in doc["nodes"][org]["ports"].items()}),
+                in_genesis=doc["nodes"][org].get("in_genesis", True) is not False,
             )
             for org in parse_orgs(doc["orgs"])
         )

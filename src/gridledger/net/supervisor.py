@@ -10,7 +10,9 @@ Per organization it runs three processes, in this order:
 A process that exits on its own is restarted after a backoff (0.5 s, doubling to 15 s, reset once
 it has stayed up 20 s). When an app exits, its CometBFT is stopped too and started again after the
 app is back: CometBFT cannot run without it. A process the user stopped (``control.json``, written
-by ``gridledger net stop``) is not restarted until the user starts it again.
+by ``gridledger net stop``) is not restarted until the user starts it again. An organization
+that ``gridledger net join`` adds to ``network.json`` is picked up at the next change of
+``control.json`` and started beside the others, which keep running.
 
 The supervisor holds an exclusive lock on ``DIR/supervisor.lock`` for its whole life (that is how
 other commands know it runs), writes ``DIR/supervisor.pid``, and reports every process in
@@ -114,6 +116,7 @@ def compute_backoff_s(failures: int) -> float:
 class Supervisor:
     def __init__(self, network: Network, cometbft: Path) -> None:
         self.network = network
+        self.cometbft = cometbft
         self.children = {
             (org, name): Child(
                 org=org,
@@ -155,13 +158,41 @@ class Supervisor:
         except NetError as exc:
             log.warning("ignoring control file: %s", exc.message)
             return
+        version = doc.get("version", 0)
+        if version != self.control_version:
+            self.add_joined_orgs()
         wanted = doc.get("wanted", {})
         for org, name in self.children:
             by_name = wanted.get(org, {}) if isinstance(wanted, dict) else {}
             value = by_name.get(name, True) if isinstance(by_name, dict) else True
             self.wanted[org, name] = value is not False
-        version = doc.get("version", 0)
         self.control_version = version if isinstance(version, int) else 0
+
+    def add_joined_orgs(self) -> None:
+        """Supervise organizations added to ``network.json`` since it was read (``net join``
+        writes it, then changes ``control.json``). Known organizations are left as they are."""
+        try:
+            network = read_network(self.network.dir)
+        except NetError as exc:
+            log.warning("ignoring network.json: %s", exc.message)
+            return
+        new = [org for org in network.orgs if org not in self.network.orgs]
+        if not new:
+            return
+        if not set(self.network.orgs) <= set(network.orgs):
+            log.warning("network.json no longer lists every running organization; ignoring it")
+            return
+        for org in new:
+            for name in PROCESSES:
+                self.children[org, name] = Child(
+                    org=org,
+                    name=name,
+                    argv=compute_argv(network, org, name, self.cometbft),
+                    log_path=network.log_file(org, name),
+                )
+                self.wanted[org, name] = True
+        self.network = network
+        log.info("organization(s) joined the network: %s", ", ".join(new))
 
     def reap(self) -> None:
         """Notice processes that exited on their own and schedule their restart."""
