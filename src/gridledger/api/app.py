@@ -17,7 +17,10 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from gridledger import __version__, codec, merkle
+from gridledger.api.audit import add_audit_routes
 from gridledger.api.backend import Backend, EmbeddedBackend
+from gridledger.api.portal import install_portal
+from gridledger.api.private import add_private_routes
 from gridledger.contracts import governance, identity, notary
 from gridledger.errors import (
     Conflict,
@@ -82,6 +85,9 @@ def create_app(node: EmbeddedNode | Backend, *, lifespan: Any = None) -> FastAPI
     _add_read_routes(app, backend)
     _add_notary_routes(app, backend)
     _add_governance_routes(app, backend)
+    add_audit_routes(app, backend)
+    add_private_routes(app, backend)
+    install_portal(app, backend)
     app.state.backend = backend
     return app
 

@@ -32,6 +32,7 @@ from fastapi import FastAPI
 
 from gridledger import __version__, codec
 from gridledger.api.app import create_app
+from gridledger.api.audit import enable_checkpoints
 from gridledger.api.backend import committed_json
 from gridledger.errors import (
     GridledgerError,
@@ -40,6 +41,7 @@ from gridledger.errors import (
     Replayed,
 )
 from gridledger.evidence.cometbft_certificate import RpcSource, build_cometbft_certificate
+from gridledger.keys import read_key_file
 from gridledger.ledger.genesis import Genesis, decode_genesis
 from gridledger.ledger.state import State
 from gridledger.ledger.transition import ERROR_CODES, INTERNAL_ERROR
@@ -312,6 +314,9 @@ def main() -> None:
     parser.add_argument("--rpc", required=True, help="CometBFT RPC URL, http://127.0.0.1:26657")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, required=True)
+    parser.add_argument(
+        "--checkpoint-key", type=Path, help="key file to sign log checkpoints with (docs/audit.md)"
+    )
     args = parser.parse_args()
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -319,6 +324,8 @@ def main() -> None:
     if not args.db.parent.exists():
         raise SystemExit(f"{args.db.parent} does not exist: is this an org's app directory?")
     app = create_network_app(args.db, args.rpc)
+    if args.checkpoint_key is not None:
+        enable_checkpoints(app, read_key_file(args.checkpoint_key))
     uvicorn.run(app, host=args.host, port=args.port, log_level="warning", access_log=False)
 
 

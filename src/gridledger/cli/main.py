@@ -18,6 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from gridledger import __version__, codec, merkle
+from gridledger.cli.audit import add_audit_commands
+from gridledger.cli.endorse import add_endorse_commands
 from gridledger.cli.gov import add_gov_commands
 from gridledger.cli.net import add_net_commands
 from gridledger.client import DEFAULT_URL, Client, file_digest
@@ -80,6 +82,8 @@ def _parser() -> argparse.ArgumentParser:
     _add_node_commands(sub)
     add_net_commands(sub)
     add_gov_commands(sub)
+    add_endorse_commands(sub)
+    add_audit_commands(sub)
     return p
 
 

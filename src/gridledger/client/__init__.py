@@ -10,6 +10,7 @@ Errors from the node come back as the same GridledgerError subclasses the node r
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import secrets
 from collections.abc import Sequence
@@ -22,6 +23,8 @@ from gridledger import codec
 from gridledger.crypto import Signer
 from gridledger.errors import NodeError, error_from_code
 from gridledger.ledger.tx import Transaction, TxBody, sign_transaction
+from gridledger.privstore.request import sign_request
+from gridledger.privstore.sealed import seal
 
 DEFAULT_URL = "http://127.0.0.1:8700"
 DEFAULT_EXPIRY_BLOCKS = 1_000
@@ -165,6 +168,70 @@ class Client:
             headers={"content-type": "application/json"},
         )
         return result
+
+    # -- private delivery (docs/private-delivery.md) -------------------------------------------
+
+    def delivery_key(self, org: str) -> bytes:
+        """The X25519 key ``org`` publishes on the ledger for documents delivered to it."""
+        body = self._request("GET", f"/v1/orgs/{org}/delivery-key")
+        return bytes.fromhex(str(body["delivery_public_key"]))
+
+    def deliver(
+        self,
+        digest: str,
+        org: str,
+        document: bytes,
+        signer: Signer,
+        *,
+        delivery_key: bytes | None = None,
+    ) -> dict[str, Any]:
+        """Seal ``document`` to ``org``'s delivery key and deliver it to this node (``org``'s
+        own), as the recorded document with ``digest``. The signer must be the record's
+        submitter or a party; the document is not checked against the digest here (the
+        endorser does that)."""
+        public_key = delivery_key if delivery_key is not None else self.delivery_key(org)
+        body = codec.encode(
+            {"org": org, "ciphertext": base64.b64encode(seal(document, public_key)).decode()}
+        )
+        result: dict[str, Any] = self._signed(
+            "PUT", f"/v1/private/documents/{digest}", signer, body
+        )
+        return result
+
+    def private_document(self, digest: str, signer: Signer) -> dict[str, Any]:
+        """The sealed copy delivered to the signer's organization (``ciphertext`` in base64)."""
+        result: dict[str, Any] = self._signed("GET", f"/v1/private/documents/{digest}", signer)
+        return result
+
+    def pending_records(
+        self,
+        org: str,
+        *,
+        after_height: int = -1,
+        after_deliveries: int = -1,
+        wait_ms: int = 0,
+        limit: int = 100,
+    ) -> dict[str, Any]:
+        """Records waiting for ``org``; with ``wait_ms``, a long poll that answers once a block
+        above ``after_height`` exists or a delivery to ``org`` changed its ``deliveries`` count
+        from ``after_deliveries``."""
+        params = {
+            "org": org,
+            "after_height": after_height,
+            "after_deliveries": after_deliveries,
+            "wait_ms": wait_ms,
+            "limit": limit,
+        }
+        result: dict[str, Any] = self._request(
+            "GET", "/v1/endorsements/pending", params=params, timeout=wait_ms / 1000 + 30
+        )
+        return result
+
+    def _signed(self, method: str, path: str, signer: Signer, body: bytes = b"") -> Any:
+        headers = sign_request(signer, chain_id=self.chain_id, method=method, path=path, body=body)
+        if body:
+            headers["content-type"] = "application/json"
+        return self._request(method, path, content=body, headers=headers)
 
 
 def file_digest(path: Path, chunk_bytes: int = 1 << 20) -> str:

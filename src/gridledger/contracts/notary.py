@@ -7,15 +7,26 @@ authentication institution).
 - ``record_batch``: the RFC 9162 Merkle root over the SHA-256 digests (32 raw bytes each, in
   order) of ``count`` documents. Each document is later proved by its own inclusion path.
 - ``endorse``: an endorser account of a named organization confirms the record.
+- ``refuse``: an endorser account of a named organization declines it, with a reason (the
+  document it received does not match the digest, or never arrived).
+- ``dispute``: a party contests the record, with a reason.
+- ``revoke``: a party withdraws the record.
 
-Status: ``pending`` until every required organization has endorsed, then ``endorsed``; a record
-that requires no endorsement is ``recorded``. Every record and endorsement is also an entry of the
-evidence log, so a certificate can prove it with an inclusion path.
+Lifecycle::
+
+    pending ──▶ endorsed (every named org endorsed) ──┐
+       └──────▶ refused (one named org refused) ──────┤
+    recorded (no endorsers named) ────────────────────┴─▶ disputed ──▶ revoked
+
+    (a pending record may be disputed too; every status but revoked may be revoked)
+
+Nothing is ever deleted: each change is appended to the record's ``history`` and is an entry of
+the evidence log, so a certificate proves the record's whole life with inclusion paths.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,6 +42,7 @@ from gridledger.contracts.args import (
 from gridledger.errors import Conflict, InvalidTransaction, NotFound, RuleViolation, Unauthorized
 from gridledger.ledger.context import Method, TxContext
 from gridledger.ledger.state import State
+from gridledger.ledger.tx import Transaction, TxSignature
 
 # -- constants ---------------------------------------------------------------------------------
 
@@ -43,7 +55,12 @@ MAX_PARTIES = 16
 MAX_ENDORSERS = 8
 MAX_BATCH_COUNT = 10_000_000
 MAX_NOTE_CHARS = 500
+MAX_REASON_CHARS = 500
 PENDING, ENDORSED, RECORDED = "pending", "endorsed", "recorded"
+REFUSED, DISPUTED, REVOKED = "refused", "disputed", "revoked"
+# The statuses each party action may start from; endorse and refuse need PENDING.
+DISPUTABLE = frozenset({RECORDED, PENDING, ENDORSED, REFUSED})
+REVOCABLE = frozenset({RECORDED, PENDING, ENDORSED, REFUSED, DISPUTED})
 
 # -- messages ----------------------------------------------------------------------------------
 
@@ -66,6 +83,59 @@ class Endorse:
     digest: str
     org: str
     note: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Refuse:
+    digest: str
+    org: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PartyAction:
+    """``dispute`` (reason required) or ``revoke`` (reason optional) by one of the parties."""
+
+    action: str
+    digest: str
+    reason: str
+
+
+# -- predicates --------------------------------------------------------------------------------
+
+
+def find_signing_party(record: Mapping[str, Any], signers: tuple[str, ...]) -> str | None:
+    """The first signer (in signature order, the sender first) who is a party of the record."""
+    for signer in signers:
+        if signer in record["parties"]:
+            return signer
+    return None
+
+
+def find_decision(record: Mapping[str, Any], org: str) -> str | None:
+    """``"endorse"`` or ``"refuse"`` if ``org`` has already decided on the record, else None."""
+    for change in record["history"]:
+        if change["org"] == org and change["action"] in ("endorse", "refuse"):
+            return str(change["action"])
+    return None
+
+
+def compute_party_signatures(tx: Transaction, parties: Sequence[str]) -> list[dict[str, str]]:
+    """Each party's signature of the recording transaction, in the order of ``parties``: the
+    record shows who signed without the transaction beside it (check_record made sure every
+    party signed)."""
+    by_address: dict[str, TxSignature] = {}
+    for sig in tx.signatures:
+        by_address.setdefault(sig.address, sig)
+    return [
+        {
+            "alg": by_address[party].alg,
+            "party": party,
+            "public_key": by_address[party].public_key.hex(),
+            "signature": by_address[party].signature.hex(),
+        }
+        for party in parties
+    ]
 
 
 # -- readers -----------------------------------------------------------------------------------
@@ -159,11 +229,13 @@ def apply_record(ctx: TxContext, msg: Record) -> None:
         "endorsements": [],
         "endorsers": list(msg.endorsers),
         "height": ctx.env.height,
+        "history": [_change(ctx, "record", log_index, by=ctx.sender)],
         "kind": msg.kind,
         "log_index": log_index,
         "metadata": dict(msg.metadata),
         "parties": list(msg.parties),
         "record_type": msg.record_type,
+        "signatures": compute_party_signatures(ctx.tx, msg.parties),
         "status": PENDING if msg.endorsers else RECORDED,
         "submitter": ctx.sender,
         "time_ms": ctx.env.time_ms,
@@ -185,7 +257,44 @@ def apply_record(ctx: TxContext, msg: Record) -> None:
     )
 
 
-# -- processing: endorse -----------------------------------------------------------------------
+def _change(
+    ctx: TxContext, action: str, log_index: int, *, by: str, org: str = "", reason: str = ""
+) -> dict[str, Any]:
+    """One entry of a record's ``history``: what happened, by whom, in which block and tx."""
+    return {
+        "action": action,
+        "by": by,
+        "height": ctx.env.height,
+        "log_index": log_index,
+        "org": org,
+        "reason": reason,
+        "time_ms": ctx.env.time_ms,
+        "tx_id": ctx.tx.tx_id.hex(),
+    }
+
+
+def _require_record(ctx: TxContext, digest: str) -> dict[str, Any]:
+    record = get_record(ctx.state, digest)
+    if record is None:
+        raise NotFound(f"no record with digest {digest}")
+    return record
+
+
+def _write_change(
+    ctx: TxContext, record: dict[str, Any], change: dict[str, Any], status: str, **extra: Any
+) -> None:
+    """Store the record with ``change`` appended to its history and its new status. A record
+    that leaves ``pending`` is no longer waiting for any organization."""
+    if record["status"] == PENDING and status != PENDING:
+        for org_id in record["endorsers"]:
+            key = f"notary/pending/{org_id}/{record['digest']}"
+            if ctx.state.get(key) is not None:
+                ctx.state.delete(key)
+    updated = {**record, **extra, "history": [*record["history"], change], "status": status}
+    ctx.state.put_json(record_key(record["digest"]), updated)
+
+
+# -- processing: endorse and refuse (by a named organization) ----------------------------------
 
 
 def parse_endorse(args: Mapping[str, Any]) -> Endorse:
@@ -199,27 +308,46 @@ def parse_endorse(args: Mapping[str, Any]) -> Endorse:
     )
 
 
+def parse_refuse(args: Mapping[str, Any]) -> Refuse:
+    require_fields(args, frozenset({"digest", "org", "reason"}))
+    return Refuse(
+        digest=take_hex32(args, "digest"),
+        org=take_str(args, "org", max_chars=64),
+        reason=take_str(args, "reason", max_chars=MAX_REASON_CHARS),
+    )
+
+
+def _check_endorser_decision(ctx: TxContext, digest: str, org: str) -> None:
+    """The rules ``endorse`` and ``refuse`` share: a named organization's endorser account
+    decides once, while the record is pending."""
+    record = _require_record(ctx, digest)
+    if org not in record["endorsers"]:
+        raise Unauthorized(
+            f"organization {org!r} is not an endorser named by the policy of record "
+            f"{digest} (named: {', '.join(record['endorsers']) or 'none'})"
+        )
+    if not identity.has_role(ctx.state, ctx.sender, org, "endorser"):
+        raise Unauthorized(f"sender {ctx.sender} is not an endorser account of organization {org}")
+    done = find_decision(record, org)
+    if done is not None:
+        word = "endorsed" if done == "endorse" else "refused"
+        raise Conflict(f"organization {org} has already {word} record {digest}")
+    if record["status"] != PENDING:
+        raise Conflict(
+            f"record {digest} is {record['status']}; it no longer waits for endorsements"
+        )
+
+
 def check_endorse(ctx: TxContext, msg: Endorse) -> None:
-    record = get_record(ctx.state, msg.digest)
-    if record is None:
-        raise NotFound(f"no record with digest {msg.digest}")
-    if msg.org not in record["endorsers"]:
-        raise Unauthorized(
-            f"organization {msg.org!r} is not an endorser named by the policy of record "
-            f"{msg.digest} (named: {', '.join(record['endorsers']) or 'none'})"
-        )
-    if not identity.has_role(ctx.state, ctx.sender, msg.org, "endorser"):
-        raise Unauthorized(
-            f"sender {ctx.sender} is not an endorser account of organization {msg.org}"
-        )
-    if any(e["org"] == msg.org for e in record["endorsements"]):
-        raise Conflict(f"organization {msg.org} has already endorsed record {msg.digest}")
+    _check_endorser_decision(ctx, msg.digest, msg.org)
+
+
+def check_refuse(ctx: TxContext, msg: Refuse) -> None:
+    _check_endorser_decision(ctx, msg.digest, msg.org)
 
 
 def apply_endorse(ctx: TxContext, msg: Endorse) -> None:
-    record = get_record(ctx.state, msg.digest)
-    if record is None:  # check_endorse ran first; kept for the type checker
-        raise NotFound(f"no record with digest {msg.digest}")
+    record = _require_record(ctx, msg.digest)
     log_index = ctx.append_log("notary.endorse")
     endorsement = {
         "by": ctx.sender,
@@ -233,15 +361,76 @@ def apply_endorse(ctx: TxContext, msg: Endorse) -> None:
     endorsements = [*record["endorsements"], endorsement]
     done = {e["org"] for e in endorsements} >= set(record["endorsers"])
     status = ENDORSED if done else PENDING
-    ctx.state.put_json(
-        record_key(msg.digest), {**record, "endorsements": endorsements, "status": status}
-    )
+    change = _change(ctx, "endorse", log_index, by=ctx.sender, org=msg.org, reason=msg.note)
+    _write_change(ctx, record, change, status, endorsements=endorsements)
     ctx.state.delete(f"notary/pending/{msg.org}/{msg.digest}")
     ctx.emit("notary.endorsed", digest=msg.digest, org=msg.org, status=status, log_index=log_index)
+
+
+def apply_refuse(ctx: TxContext, msg: Refuse) -> None:
+    record = _require_record(ctx, msg.digest)
+    log_index = ctx.append_log("notary.refuse")
+    change = _change(ctx, "refuse", log_index, by=ctx.sender, org=msg.org, reason=msg.reason)
+    _write_change(ctx, record, change, REFUSED)
+    ctx.emit(
+        "notary.refused", digest=msg.digest, org=msg.org, reason=msg.reason, log_index=log_index
+    )
+
+
+# -- processing: dispute and revoke (by a party) -----------------------------------------------
+
+
+def parse_dispute(args: Mapping[str, Any]) -> PartyAction:
+    require_fields(args, frozenset({"digest", "reason"}))
+    return PartyAction(
+        action="dispute",
+        digest=take_hex32(args, "digest"),
+        reason=take_str(args, "reason", max_chars=MAX_REASON_CHARS),
+    )
+
+
+def parse_revoke(args: Mapping[str, Any]) -> PartyAction:
+    require_fields(args, frozenset({"digest"}), frozenset({"reason"}))
+    return PartyAction(
+        action="revoke",
+        digest=take_hex32(args, "digest"),
+        reason=take_str(args, "reason", max_chars=MAX_REASON_CHARS, min_chars=0)
+        if "reason" in args
+        else "",
+    )
+
+
+def check_party_action(ctx: TxContext, msg: PartyAction) -> None:
+    record = _require_record(ctx, msg.digest)
+    if find_signing_party(record, ctx.signers) is None:
+        raise Unauthorized(
+            f"only a party of record {msg.digest} may {msg.action} it; none of its parties "
+            f"({', '.join(record['parties'])}) signed the transaction"
+        )
+    allowed = DISPUTABLE if msg.action == "dispute" else REVOCABLE
+    if record["status"] not in allowed:
+        raise Conflict(f"record {msg.digest} is already {record['status']}; cannot {msg.action} it")
+
+
+def apply_party_action(ctx: TxContext, msg: PartyAction) -> None:
+    record = _require_record(ctx, msg.digest)
+    party = find_signing_party(record, ctx.signers)
+    if party is None:  # check_party_action ran first; kept for the type checker
+        raise Unauthorized(f"no party of record {msg.digest} signed the transaction")
+    log_index = ctx.append_log(f"notary.{msg.action}")
+    change = _change(ctx, msg.action, log_index, by=party, reason=msg.reason)
+    status = DISPUTED if msg.action == "dispute" else REVOKED
+    _write_change(ctx, record, change, status)
+    ctx.emit(
+        f"notary.{status}", digest=msg.digest, by=party, reason=msg.reason, log_index=log_index
+    )
 
 
 METHODS = {
     "record": Method(parse=parse_record, check=check_record, apply=apply_record),
     "record_batch": Method(parse=parse_record_batch, check=check_record, apply=apply_record),
     "endorse": Method(parse=parse_endorse, check=check_endorse, apply=apply_endorse),
+    "refuse": Method(parse=parse_refuse, check=check_refuse, apply=apply_refuse),
+    "dispute": Method(parse=parse_dispute, check=check_party_action, apply=apply_party_action),
+    "revoke": Method(parse=parse_revoke, check=check_party_action, apply=apply_party_action),
 }

@@ -1,8 +1,9 @@
 """Building an evidence certificate from a node's store (format in docs/certificate.md).
 
 All parts are read from one committed snapshot: the newest block's signed header, the record and
-its endorsements, their log entries with RFC 9162 inclusion proofs against the log size and root
-that header carries, and, for a document notarized in a batch, its inclusion path in the batch.
+its history (endorsements, refusals, disputes, revocations), their log entries with RFC 9162
+inclusion proofs against the log size and root that header carries, and, for a document
+notarized in a batch, its inclusion path in the batch.
 """
 
 from __future__ import annotations
@@ -45,12 +46,13 @@ def build_certificate(store: SqliteStore, digest: str) -> dict[str, Any]:
 def collect_record_entries(
     store: SqliteStore, state: State, digest: str
 ) -> tuple[dict[str, Any], dict[str, Any] | None, list[dict[str, Any]], int]:
-    """The record holding ``digest``, its batch path (or None), its log entries (the record and
-    its endorsements) with inclusion proofs, and the log size those proofs are for. Call inside
-    a store snapshot."""
+    """The record holding ``digest``, its batch path (or None), its log entries (the record's
+    own, then every later change in its history: endorsements, refusals, disputes, revocations)
+    with inclusion proofs, and the log size those proofs are for. Call inside a store
+    snapshot."""
     record, batch = _find_record(store, state, digest)
     log = state.log()
-    indexes = [record["log_index"], *(e["log_index"] for e in record["endorsements"])]
+    indexes = [change["log_index"] for change in record["history"]]
     entries = [
         {
             "entry": codec.decode(state.get_log_entry(i)),

@@ -7,8 +7,10 @@ optionally, a pinned node key or genesis) it checks that
 2. every log entry is included in the evidence log whose size and root the header carries
    (RFC 9162 inclusion proofs);
 3. every entry's transaction carries valid signatures of its signers, the record's parties among
-   them, and endorsements come from organizations the record's policy names;
-4. the human-readable ``record`` summary is exactly what the signed entries say;
+   them; endorsements and refusals come from organizations the record's policy names, disputes
+   and revocations from its parties, each in an order the notary contract allows;
+4. the human-readable ``record`` summary (status and history included) is exactly what the
+   signed entries say;
 5. the document digest is the record's digest, or a leaf of the batch root (inclusion path);
 6. the file's SHA-256 equals that digest.
 
@@ -25,6 +27,7 @@ from typing import Any
 from gridledger import codec, merkle
 from gridledger.cometbft import lightclient
 from gridledger.errors import GridledgerError, InvalidProof
+from gridledger.evidence.record_view import RECORD_KINDS, compute_record_view
 from gridledger.ledger.block import decode_header, verify_header_signature
 from gridledger.ledger.context import LOG_ENTRY_VERSION
 from gridledger.ledger.transition import compute_app_hash
@@ -34,11 +37,13 @@ FORMAT = "gridledger/evidence-certificate/v1"
 TOP_FIELDS = frozenset(
     {"format", "chain_id", "document", "batch", "record", "entries", "block", "trust_anchor"}
 )
-RECORD_KINDS = {"notary.record": "document", "notary.record_batch": "batch"}
 ENTRY_KINDS = {
     "notary.record": ("notary", "record"),
     "notary.record_batch": ("notary", "record_batch"),
     "notary.endorse": ("notary", "endorse"),
+    "notary.refuse": ("notary", "refuse"),
+    "notary.dispute": ("notary", "dispute"),
+    "notary.revoke": ("notary", "revoke"),
 }
 _LOWER_HEX = re.compile("(?:[0-9a-f]{2})*")
 
@@ -58,15 +63,25 @@ class VerifiedEvidence:
     batch_root: str | None
     signed_by: str = ""  # who signed the block, in words
     validators_hash: str = ""  # the genesis validator set a CometBFT certificate starts from
+    history: tuple[Mapping[str, Any], ...] = ()  # the record's changes, oldest first
 
     def summary(self) -> str:
         endorsed = ", ".join(self.endorsed_by) or "none"
         where = f" in batch {self.batch_root[:16]}…" if self.batch_root else ""
         return (
-            f"VALID: sha256 {self.digest[:16]}… {self.status}{where}; recorded at height "
-            f"{self.record_height}, parties {len(self.parties)}, endorsed by {endorsed}; "
+            f"VALID: sha256 {self.digest[:16]}… {self.status}{self._why()}{where}; recorded at "
+            f"height {self.record_height}, parties {len(self.parties)}, endorsed by {endorsed}; "
             f"block {self.block_height} signed by {self.signed_by}"
         )
+
+    def _why(self) -> str:
+        """Who refused, disputed or revoked the record, and why (the latest such change)."""
+        last = self.history[-1] if self.history else None
+        if last is None or last["action"] not in ("refuse", "dispute", "revoke"):
+            return ""
+        who = last["org"] or f"party {str(last['by'])[:12]}…"
+        reason = f": {last['reason']}" if last["reason"] else ""
+        return f" (by {who}{reason})"
 
 
 def verify_certificate(
@@ -129,7 +144,6 @@ def _verify(
     for party in args["parties"]:
         if party not in record_tx.signers:
             raise InvalidProof(f"party {party} did not sign the record")
-    endorsements = _verify_endorsements(entries[1:], txs[1:], args)
     expected = compute_record_view(
         entries[0], record_tx, list(zip(entries[1:], txs[1:], strict=True))
     )
@@ -146,7 +160,7 @@ def _verify(
         status=expected["status"],
         title=expected["title"],
         parties=tuple(expected["parties"]),
-        endorsed_by=tuple(endorsements),
+        endorsed_by=tuple(e["org"] for e in expected["endorsements"]),
         required_endorsers=tuple(expected["endorsers"]),
         record_height=expected["height"],
         record_time_ms=expected["time_ms"],
@@ -155,6 +169,7 @@ def _verify(
         signed_by=block.signed_by,
         validators_hash=block.validators_hash,
         batch_root=expected["digest"] if expected["kind"] == "batch" else None,
+        history=tuple(expected["history"]),
     )
 
 
@@ -318,67 +333,6 @@ def _tx_bytes(leaf: bytes) -> bytes:
     height, kind, time_ms, tx, tx_id, v: the first ``,"tx":`` is the key (a quote inside a
     string is escaped), and the last ``,"tx_id":"`` is the top-level one."""
     return leaf[leaf.index(b',"tx":') + len(b',"tx":') : leaf.rindex(b',"tx_id":"')]
-
-
-def _verify_endorsements(
-    items: list[Any], txs: list[Transaction], record_args: Mapping[str, Any]
-) -> list[str]:
-    record_digest = record_args.get("digest", record_args.get("root"))
-    named = record_args.get("endorsers", [])
-    orgs: list[str] = []
-    for item, tx in zip(items, txs, strict=True):
-        if item["entry"]["kind"] != "notary.endorse" or tx.body.args["digest"] != record_digest:
-            raise InvalidProof(f"log entry {item['index']} is not an endorsement of this record")
-        org = tx.body.args["org"]
-        if org not in named or org in orgs:
-            raise InvalidProof(f"endorsement by {org!r} is not one the record's policy asks for")
-        orgs.append(org)
-    return orgs
-
-
-def compute_record_view(
-    record_item: Mapping[str, Any],
-    tx: Transaction,
-    endorsements: list[tuple[Mapping[str, Any], Transaction]],
-) -> dict[str, Any]:
-    """The notary contract's record, recomputed from its signed log entries."""
-    entry, args = record_item["entry"], tx.body.args
-    kind = RECORD_KINDS[entry["kind"]]
-    endorsers = list(args.get("endorsers", []))
-    done = [
-        {
-            "by": etx.sender,
-            "height": e["entry"]["height"],
-            "log_index": e["index"],
-            "note": etx.body.args.get("note", ""),
-            "org": etx.body.args["org"],
-            "time_ms": e["entry"]["time_ms"],
-            "tx_id": e["entry"]["tx_id"],
-        }
-        for e, etx in endorsements
-    ]
-    if not endorsers:
-        status = "recorded"
-    else:
-        status = "endorsed" if {d["org"] for d in done} >= set(endorsers) else "pending"
-    return {
-        "algorithm": args.get("algorithm", "sha256"),
-        "count": args["count"] if kind == "batch" else 1,
-        "digest": args["root"] if kind == "batch" else args["digest"],
-        "endorsements": done,
-        "endorsers": endorsers,
-        "height": entry["height"],
-        "kind": kind,
-        "log_index": record_item["index"],
-        "metadata": dict(args.get("metadata", {})),
-        "parties": list(args["parties"]),
-        "record_type": args["record_type"],
-        "status": status,
-        "submitter": tx.sender,
-        "time_ms": entry["time_ms"],
-        "title": args["title"],
-        "tx_id": entry["tx_id"],
-    }
 
 
 def _compare_record(given: Any, expected: dict[str, Any]) -> None:

@@ -6,7 +6,8 @@ is the root of the app-hash chain.
 
     {"chain_id": "gridledger-demo",
      "genesis_time_ms": 1795000000000,
-     "organizations": [{"id": "gridco", "name": "...", "roles": ["operator"]}, ...],
+     "organizations": [{"id": "gridco", "name": "...", "roles": ["operator"],
+                        "delivery_public_key": "<hex>"}, ...],
      "accounts": [{"address": "gl…", "alg": "ed25519", "public_key": "<hex>", "org": "gridco",
                    "roles": ["admin", "submitter"], "name": "..."}, ...],
      "validators": [{"org": "gridco", "public_key": "<hex>", "power": 10}, ...],
@@ -14,8 +15,10 @@ is the root of the app-hash chain.
 
 ``validators`` are the CometBFT validators the chain starts with (Ed25519 keys, as CometBFT's own
 genesis lists them; the ABCI server refuses an InitChain whose validators differ). The list may be
-empty for the embedded single-node mode. The organizations are the consortium's first members;
-after genesis, the ``governance`` contract changes both sets by a vote of the members.
+empty for the embedded single-node mode. An organization's optional ``delivery_public_key``
+(X25519) is the key that documents delivered to it privately are sealed to. The organizations are
+the consortium's first members; after genesis, the ``governance`` contract changes both sets by a
+vote of the members.
 """
 
 from __future__ import annotations
@@ -133,7 +136,20 @@ def _decode_org(org: Any) -> dict[str, Any]:
     unknown = sorted(set(roles) - ORG_ROLES) if isinstance(roles, list) else ["(not a list)"]
     if unknown:
         raise DecodeError(f"organization {org['id']}: unknown role(s) {', '.join(unknown)}")
-    return {"id": org["id"], "name": str(org.get("name", org["id"])), "roles": sorted(roles)}
+    decoded: dict[str, Any] = {
+        "id": org["id"],
+        "name": str(org.get("name", org["id"])),
+        "roles": sorted(roles),
+    }
+    if "delivery_public_key" in org:  # X25519 key that private documents are sealed to
+        key = org["delivery_public_key"]
+        if not isinstance(key, str) or len(key) != 64 or not set(key) <= _HEX:
+            raise DecodeError(
+                f"organization {org['id']}: delivery_public_key must be 64 lowercase hex "
+                "characters (a 32-byte X25519 public key)"
+            )
+        decoded["delivery_public_key"] = key
+    return decoded
 
 
 def _decode_account(acc: Any, org_ids: set[str]) -> dict[str, Any]:

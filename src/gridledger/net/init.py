@@ -44,6 +44,11 @@ from gridledger.net.layout import (
     write_network,
 )
 from gridledger.node.home import ORG_PROFILES
+from gridledger.privstore.sealed import (
+    generate_delivery_key,
+    read_delivery_public_key,
+    write_delivery_key_file,
+)
 
 KEY_ACCOUNT_ROLES = {"admin": ["admin", "submitter"], "endorser": ["endorser", "submitter"]}
 APP_PARAMS = {"max_expiry_window": 10_000}
@@ -179,6 +184,8 @@ def _init_node(cometbft: Path, root: Path, org: str, ports: Ports) -> Node:
     (root / "app").mkdir()
     for role in KEY_ROLES:
         write_key_file(root / "keys" / f"{org}-{role}.json", generate_key())
+    write_key_file(root / "keys" / f"{org}-node.json", generate_key())  # signs log checkpoints
+    write_delivery_key_file(root / "keys" / f"{org}-delivery.json", generate_delivery_key())
     return Node(
         org=org,
         root=root,
@@ -214,11 +221,20 @@ def compute_validator_address(public_key: bytes) -> str:
 
 
 def compute_app_genesis(network: Network, genesis_time_ms: int) -> dict[str, Any]:
-    """The gridledger genesis: organizations, their admin and endorser accounts, validators."""
+    """The gridledger genesis: organizations (with their delivery keys), their admin and endorser
+    accounts, validators."""
     organizations, accounts = [], []
     for node in network.nodes:
         name, org_roles = ORG_PROFILES.get(node.org, (node.org, ["member"]))
-        organizations.append({"id": node.org, "name": name, "roles": list(org_roles)})
+        delivery_key = read_delivery_public_key(node.keys_dir / f"{node.org}-delivery.json")
+        organizations.append(
+            {
+                "id": node.org,
+                "name": name,
+                "roles": list(org_roles),
+                "delivery_public_key": delivery_key.hex(),
+            }
+        )
         for role in KEY_ROLES:
             key = read_key_file(node.key_file(role))
             accounts.append(

@@ -102,10 +102,12 @@ def compute_argv(network: Network, org: str, name: str, cometbft: Path) -> list[
         ]
     if name == "cometbft":
         return [str(cometbft), "start", "--home", str(node.cometbft_home)]
+    checkpoint_key = node.key_file("node")  # written by net init (docs/audit.md)
     return [
         sys.executable,
         *("-m", "gridledger.api.network", "--db", str(node.db_file), "--rpc", node.rpc_url),
         *("--host", HOST, "--port", str(node.ports.api)),
+        *(("--checkpoint-key", str(checkpoint_key)) if checkpoint_key.exists() else ()),
     ]
 
 

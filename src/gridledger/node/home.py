@@ -6,6 +6,7 @@
     HOME/genesis.json        the network's genesis document
     HOME/node_key.json       the key this node signs block headers with (mode 0600)
     HOME/keys/<org>-<role>.json   keys of the demo organizations' accounts (local networks only)
+    HOME/keys/<org>-delivery.json their X25519 delivery keys (private documents are sealed to them)
     HOME/data/ledger.sqlite  the store
 """
 
@@ -20,6 +21,7 @@ from typing import Any
 from gridledger.crypto import PrivateKey
 from gridledger.errors import GridledgerError
 from gridledger.keys import generate_key, read_key_file, write_key_file
+from gridledger.privstore.sealed import generate_delivery_key, write_delivery_key_file
 
 DEFAULT_ORGS = ("gridco", "notary", "judicial", "exchange")
 ORG_PROFILES: dict[str, tuple[str, list[str]]] = {
@@ -57,6 +59,9 @@ class Home:
 
     def key_file(self, org: str, role: str) -> Path:
         return self.path / "keys" / f"{org}-{role}.json"
+
+    def delivery_key_file(self, org: str) -> Path:
+        return self.key_file(org, "delivery")
 
     def is_initialized(self) -> bool:
         return self.genesis_file.exists() and self.node_key_file.exists()
@@ -102,7 +107,16 @@ def init_home(
     organizations, accounts = [], []
     for org in orgs:
         name, org_roles = ORG_PROFILES.get(org, (org, ["member"]))
-        organizations.append({"id": org, "name": name, "roles": org_roles})
+        delivery_key = generate_delivery_key()
+        write_delivery_key_file(home.delivery_key_file(org), delivery_key)
+        organizations.append(
+            {
+                "id": org,
+                "name": name,
+                "roles": org_roles,
+                "delivery_public_key": delivery_key.public_key.hex(),
+            }
+        )
         roles_by_key = {"admin": ["admin", "submitter"]}
         if "endorser" in org_roles:
             roles_by_key["endorser"] = ["endorser", "submitter"]
