@@ -288,6 +288,7 @@ def _print_demo_banner(network: Network, directory: Path, demo_dir: Path) -> Non
     print(
         f"""  status     .venv/bin/gridledger net status --dir {directory}
   files      {files}/
+  portal     {first.api_url}/   (every member's API serves it: verify a file in the browser)
   OpenAPI    {first.api_url}/docs
   try        .venv/bin/gridledger certificate {files}/supply-contract.txt \\
                --node {first.api_url} -o cert.json

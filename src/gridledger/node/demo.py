@@ -46,6 +46,7 @@ def _seed_and_announce(node: EmbeddedNode, url: str) -> None:
         f"""
 gridledger demo is running (chain {node.genesis.chain_id}).
   API        {url}          OpenAPI: {url}/docs
+  portal     {url}/          (verify a file in the browser)
   status     .venv/bin/gridledger status --node {url}
   files      {files}/
   try        .venv/bin/gridledger certificate {files}/supply-contract.txt --node {url} -o cert.json
