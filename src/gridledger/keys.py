@@ -35,6 +35,12 @@ def write_key_file(path: Path, key: PrivateKey, *, overwrite: bool = False) -> N
         "public_key": key.public_key.hex(),
         "secret_key": key.seed_bytes().hex(),
     }
+    write_secret_json(path, body)
+
+
+def write_secret_json(path: Path, body: dict[str, str]) -> None:
+    """Write a JSON file holding a secret: mode 0600 from the start, fsync'd, renamed into
+    place so a crash never leaves half a key."""
     tmp = path.with_name(path.name + ".tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8") as fh:

@@ -19,6 +19,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from gridledger import __version__, codec, merkle
 from gridledger.api.audit import add_audit_routes
 from gridledger.api.backend import Backend, EmbeddedBackend
+from gridledger.api.body import read_body
 from gridledger.api.portal import install_portal
 from gridledger.api.private import add_private_routes
 from gridledger.contracts import governance, identity, notary
@@ -124,16 +125,6 @@ def _install_body_limit(app: FastAPI) -> None:
         return await call_next(request)
 
 
-async def _read_body(request: Request, limit: int) -> bytes:
-    chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise Oversized(f"request body is larger than the limit of {limit} bytes")
-        chunks.append(chunk)
-    return b"".join(chunks)
-
-
 # -- transactions ------------------------------------------------------------------------------
 
 
@@ -150,7 +141,7 @@ def _add_tx_routes(app: FastAPI, node: Backend) -> None:
         ] = False,
         timeout_s: Annotated[int, Query(ge=1, le=MAX_WAIT_S)] = 30,
     ) -> JSONResponse:
-        raw = await _read_body(request, MAX_TX_BYTES)
+        raw = await read_body(request, MAX_TX_BYTES)
         if len(raw) == 0:
             raise DecodeError("empty body: send the signed transaction as canonical JSON")
         body = await node.submit(raw, wait, timeout_s)
@@ -163,7 +154,7 @@ def _add_tx_routes(app: FastAPI, node: Backend) -> None:
         wait: bool = False,
         timeout_s: Annotated[int, Query(ge=1, le=MAX_WAIT_S)] = 30,
     ) -> JSONResponse:
-        raw = await _read_body(request, MAX_BODY_BYTES)
+        raw = await read_body(request, MAX_BODY_BYTES)
         items = codec.decode(raw, canonical=False)
         if not isinstance(items, list) or not 1 <= len(items) <= MAX_BATCH_TXS:
             raise DecodeError(f"body must be a JSON array of 1 to {MAX_BATCH_TXS} transactions")
@@ -287,7 +278,7 @@ def _add_notary_routes(app: FastAPI, node: Backend) -> None:
     @app.post("/v1/batches/{root}/manifest", summary="Deposit the digests of a recorded batch")
     async def put_manifest(root: str, request: Request) -> dict[str, Any]:
         _parse_hex32(root, "root")
-        body = codec.decode(await _read_body(request, MAX_BODY_BYTES), canonical=False)
+        body = codec.decode(await read_body(request, MAX_BODY_BYTES), canonical=False)
         digests = body.get("digests") if isinstance(body, dict) else None
         if not isinstance(digests, list) or not 1 <= len(digests) <= MAX_MANIFEST_DIGESTS:
             raise DecodeError('body must be {"digests": [<64-hex sha256>, ...]}')

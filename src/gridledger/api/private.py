@@ -33,13 +33,13 @@ from fastapi import FastAPI, Query, Request
 
 from gridledger import codec
 from gridledger.api.backend import Backend
+from gridledger.api.body import read_body
 from gridledger.contracts import identity, notary
 from gridledger.errors import (
     Conflict,
     DecodeError,
     GridledgerError,
     NotFound,
-    Oversized,
     RuleViolation,
     Unauthorized,
 )
@@ -127,7 +127,7 @@ def add_private_routes(app: FastAPI, backend: Backend) -> None:
     @app.put("/v1/private/documents/{digest}", summary="Deliver a sealed document (signed)")
     async def put_document(digest: str, request: Request) -> dict[str, Any]:
         _check_digest(digest)
-        raw = await _read_limited(request, MAX_DOCUMENT_BODY_BYTES)
+        raw = await read_body(request, MAX_DOCUMENT_BODY_BYTES)
         signed = keeper.authenticate(request, raw)
         org, ciphertext = _parse_delivery(raw)
         with backend.store.snapshot():
@@ -263,13 +263,3 @@ def _describe(document: StoredDocument) -> dict[str, Any]:
 def _check_digest(digest: str) -> None:
     if len(digest) != 64 or not set(digest) <= set("0123456789abcdef"):
         raise DecodeError("digest must be 64 lowercase hex characters")
-
-
-async def _read_limited(request: Request, limit: int) -> bytes:
-    chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise Oversized(f"request body is larger than the limit of {limit} bytes")
-        chunks.append(chunk)
-    return b"".join(chunks)

@@ -13,7 +13,6 @@ same shape as the Ed25519 account key files. Nothing here prints or logs the sec
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,7 +20,7 @@ import nacl.exceptions
 import nacl.public
 
 from gridledger.errors import GridledgerError
-from gridledger.keys import KeyFileError
+from gridledger.keys import KeyFileError, write_secret_json
 
 X25519 = "x25519"
 KEY_BYTES = 32
@@ -91,14 +90,7 @@ def write_delivery_key_file(path: Path, key: DeliveryKey, *, overwrite: bool = F
         "public_key": key.public_key.hex(),
         "secret_key": key.secret_bytes().hex(),
     }
-    tmp = path.with_name(path.name + ".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        json.dump(body, fh, indent=2, sort_keys=True)
-        fh.write("\n")
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
+    write_secret_json(path, body)
 
 
 def read_delivery_key_file(path: Path) -> DeliveryKey:
