@@ -20,12 +20,12 @@ import pytest
 from gridledger.client import Client
 from gridledger.keys import read_key_file
 from gridledger.ledger.state import log_entry_key
-from gridledger.net.init import init_network
-from gridledger.net.layout import DEFAULT_ORGS, Network, Ports
+from gridledger.net.layout import Network
 from tests.audit.ledger import rewrite_log_entry
 from tests.chain import digest_of
 from tests.e2e.nodeproc import cli, free_port
-from tests.net.test_network_e2e import COMETBFT, _kill_leftovers, _ok
+from tests.net.netproc import running_network
+from tests.net.test_network_e2e import _ok
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(240)]
 
@@ -34,19 +34,8 @@ CHAIN_ID = "gridledger-audit-e2e"
 
 @pytest.fixture
 def network(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Network]:
-    if not COMETBFT.exists():
-        pytest.skip("CometBFT is not installed (`make setup` installs it)")
-    ports = {
-        org: Ports(p2p=free_port(), rpc=free_port(), abci=free_port(), api=free_port())
-        for org in DEFAULT_ORGS
-    }
-    net = init_network(tmp_path_factory.mktemp("audit") / "net", chain_id=CHAIN_ID, ports=ports)
-    try:
-        _ok("up", "--dir", str(net.dir), "--timeout", "120")
+    with running_network(tmp_path_factory.mktemp("audit") / "net", CHAIN_ID) as net:
         yield net
-    finally:
-        cli("net", "down", "--dir", str(net.dir), timeout=120)
-        _kill_leftovers(net)
 
 
 def _record(network: Network, stem: str, count: int) -> None:

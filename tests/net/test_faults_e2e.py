@@ -32,16 +32,14 @@ from gridledger.errors import InvalidProof
 from gridledger.evidence.verify import verify_certificate
 from gridledger.keys import read_key_file
 from gridledger.ledger.tx import Transaction, TxBody, sign_transaction
-from gridledger.net.init import init_network
-from gridledger.net.layout import DEFAULT_ORGS, Network, Ports
+from gridledger.net.layout import Network
 from gridledger.net.status import get_rpc
 from gridledger.store.sqlite import SqliteStore
-from tests.e2e.nodeproc import cli, free_port
+from tests.e2e.nodeproc import cli
+from tests.net.netproc import running_network
 from tests.net.test_network_e2e import (
-    COMETBFT,
     _assert_same_headers,
     _height,
-    _kill_leftovers,
     _ok,
     _process,
     _status,
@@ -56,19 +54,8 @@ CHAIN_ID = "gridledger-net-e2e"
 
 @pytest.fixture(scope="module")
 def network(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Network]:
-    if not COMETBFT.exists():
-        pytest.skip("CometBFT is not installed (`make setup` installs it)")
-    ports = {
-        org: Ports(p2p=free_port(), rpc=free_port(), abci=free_port(), api=free_port())
-        for org in DEFAULT_ORGS
-    }
-    net = init_network(tmp_path_factory.mktemp("faults") / "net", chain_id=CHAIN_ID, ports=ports)
-    try:
-        _ok("up", "--dir", str(net.dir), "--timeout", "120")
+    with running_network(tmp_path_factory.mktemp("faults") / "net", CHAIN_ID) as net:
         yield net
-    finally:
-        cli("net", "down", "--dir", str(net.dir), timeout=120)
-        _kill_leftovers(net)
 
 
 _nonce = iter(range(1, 1_000_000))

@@ -28,10 +28,9 @@ from gridledger.client import Client
 from gridledger.cometbft.lightclient import genesis_validators_hash
 from gridledger.evidence.verify import verify_certificate
 from gridledger.keys import generate_key, read_key_file, write_key_file
-from gridledger.net.init import init_network
-from gridledger.net.layout import DEFAULT_ORGS, Network, Ports
-from tests.e2e.nodeproc import NodeProcess, cli, free_port
-from tests.net.test_network_e2e import COMETBFT, _kill_leftovers, _ok
+from gridledger.net.layout import Network
+from tests.e2e.nodeproc import NodeProcess, cli
+from tests.net.netproc import running_network
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(240)]
 
@@ -63,19 +62,8 @@ class Notarized:
 
 @pytest.fixture(scope="module")
 def network(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Network]:
-    if not COMETBFT.exists():
-        pytest.skip("CometBFT is not installed (`make setup` installs it)")
-    ports = {
-        org: Ports(p2p=free_port(), rpc=free_port(), abci=free_port(), api=free_port())
-        for org in DEFAULT_ORGS
-    }
-    net = init_network(tmp_path_factory.mktemp("portal") / "net", chain_id=CHAIN_ID, ports=ports)
-    try:
-        _ok("up", "--dir", str(net.dir), "--timeout", "120")
+    with running_network(tmp_path_factory.mktemp("portal") / "net", CHAIN_ID) as net:
         yield net
-    finally:
-        cli("net", "down", "--dir", str(net.dir), timeout=120)
-        _kill_leftovers(net)
 
 
 @pytest.fixture(scope="module")

@@ -1,0 +1,206 @@
+"""Readings: their canonical bytes, the two ways they are signed, and the pure arithmetic that
+turns cumulative registers into interval energy.
+
+A reading is one row of a DLMS/COSEM load profile (IEC 62056, Profile generic, capture period
+900 s): the value of a cumulative energy register (OBIS 1-0:1.8.0 import or 1-0:2.8.0 export, in
+Wh, scaler 0) captured at the *end* of the 15-minute interval ``[interval_start,
+interval_start + 900)``, times in Unix seconds. The energy of an interval is the difference
+between its reading and the reading of the interval before.
+
+Its leaf is the canonical JSON ``{"channel","error_flags","interval_start","meter","page",
+"register_wh"}`` (``page`` is null when not given). Batch roots are RFC 9162 Merkle roots over
+the leaves in batch order, so each reading is proved on its own by an inclusion path.
+
+- meter-signed: Ed25519 over ``READING_DOMAIN || leaf`` with the meter's device key;
+- head-end-signed: Ed25519 over ``BATCH_DOMAIN || head_end_id || 0x0a || root`` (32 raw bytes)
+  with the registered head-end system's key.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from gridledger import codec, merkle
+from gridledger.contracts.args import require_fields, take_hex32, take_int, take_str
+from gridledger.contracts.metering.registry import take_id
+from gridledger.errors import InvalidTransaction
+
+# -- constants ---------------------------------------------------------------------------------
+
+INTERVAL_S = 900
+READING_DOMAIN = b"gridledger/metering/reading/v1\n"
+BATCH_DOMAIN = b"gridledger/metering/batch/v1\n"
+MAX_READINGS = 1000  # ~300 bytes each with a signature: well inside the 512 KiB transaction limit
+MAX_PAGE = 2**53
+MAX_INTERVAL_START = 2**40
+ERROR_FLAGS = frozenset("Et")  # OCMF EF: E = energy, t = time unusable for billing
+SIGNATURE_HEX_CHARS = 128
+_HEX = frozenset("0123456789abcdef")
+
+# -- messages ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Reading:
+    meter: str
+    channel: str  # "import" or "export"
+    interval_start: int
+    register_wh: int
+    page: int | None
+    error_flags: str
+    signature: bytes | None  # the meter's signature, absent in a head-end-signed batch
+
+    @property
+    def leaf(self) -> bytes:
+        return encode_reading_leaf(self)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SubmitReadings:
+    readings: tuple[Reading, ...]
+    root: bytes
+    head_end: str | None
+    head_end_signature: bytes | None
+
+
+# -- encoding ----------------------------------------------------------------------------------
+
+
+def encode_reading_leaf(reading: Reading) -> bytes:
+    return codec.encode(
+        {
+            "channel": reading.channel,
+            "error_flags": reading.error_flags,
+            "interval_start": reading.interval_start,
+            "meter": reading.meter,
+            "page": reading.page,
+            "register_wh": reading.register_wh,
+        }
+    )
+
+
+def encode_reading_sign_bytes(leaf: bytes) -> bytes:
+    """What a meter signs: the domain prefix, then the reading's canonical leaf."""
+    return READING_DOMAIN + leaf
+
+
+def encode_batch_sign_bytes(head_end_id: str, root: bytes) -> bytes:
+    """What a head-end system signs: the domain prefix, its own id, then the batch root."""
+    return BATCH_DOMAIN + head_end_id.encode("ascii") + b"\n" + root
+
+
+def compute_batch_root(readings: tuple[Reading, ...] | list[Reading]) -> bytes:
+    return merkle.root([reading.leaf for reading in readings])
+
+
+# -- pure arithmetic ---------------------------------------------------------------------------
+
+
+def compute_register_mwh(raw_value: int, scaler: int) -> int:
+    """A COSEM register normalised to mWh: ``raw * 10^(scaler + 3)``, exact for scaler >= -3."""
+    if scaler < -3:
+        raise InvalidTransaction(f"scaler {scaler} is below -3; mWh would not be exact")
+    multiplier: int = 10 ** (scaler + 3)
+    return raw_value * multiplier
+
+
+def compute_register_delta(previous_wh: int, next_wh: int, register_bits: int) -> tuple[int, bool]:
+    """Energy between two reads of a register that wraps at ``2**register_bits``, and whether
+    it wrapped. A decrease is read as one rollover; the caller checks that it is plausible."""
+    if next_wh >= previous_wh:
+        return next_wh - previous_wh, False
+    return next_wh + (1 << register_bits) - previous_wh, True
+
+
+def is_plausible_energy(energy_wh: int, max_power_w: int, seconds: int) -> bool:
+    """``energy_wh ≤ max_power_w * seconds / 3600``, in integers."""
+    return energy_wh * 3600 <= max_power_w * seconds
+
+
+def compute_interval_energies(delta_wh: int, intervals: int) -> list[int]:
+    """Split ``delta_wh`` over ``intervals`` consecutive intervals by point-to-point (linear)
+    interpolation of the register: the register after interval j is ``⌊delta * j / n⌋`` above
+    the start, so each share is floored and the later intervals take the remainder (domain
+    report 4-A). The shares always sum to ``delta_wh``."""
+    marks = [delta_wh * j // intervals for j in range(intervals + 1)]
+    return [marks[j + 1] - marks[j] for j in range(intervals)]
+
+
+# -- parsing -----------------------------------------------------------------------------------
+
+_READING_FIELDS = frozenset({"meter", "channel", "interval_start", "register_wh"})
+_READING_OPTIONAL = frozenset({"page", "error_flags", "signature"})
+
+
+def take_signature(args: Mapping[str, Any], name: str) -> bytes:
+    value = args.get(name)
+    if not isinstance(value, str) or len(value) != SIGNATURE_HEX_CHARS or not set(value) <= _HEX:
+        raise InvalidTransaction(f"{name} must be 128 lowercase hex characters (Ed25519)")
+    return bytes.fromhex(value)
+
+
+def take_interval_start(item: Mapping[str, Any]) -> int:
+    value = take_int(item, "interval_start", minimum=0, maximum=MAX_INTERVAL_START)
+    if value % INTERVAL_S:
+        raise InvalidTransaction(
+            f"interval_start {value} is not aligned to {INTERVAL_S} s (Unix seconds, UTC)"
+        )
+    return value
+
+
+def parse_reading(item: Any, index: int) -> Reading:
+    if not isinstance(item, dict):
+        raise InvalidTransaction(f"reading {index} must be an object")
+    try:
+        require_fields(item, _READING_FIELDS, _READING_OPTIONAL)
+        channel = item["channel"]
+        if channel not in ("import", "export"):
+            raise InvalidTransaction("channel must be import or export")
+        flags = (
+            take_str(item, "error_flags", max_chars=2, min_chars=0) if "error_flags" in item else ""
+        )
+        if not set(flags) <= ERROR_FLAGS or len(set(flags)) != len(flags):
+            raise InvalidTransaction("error_flags may hold E and t, each at most once")
+        return Reading(
+            meter=take_id(item, "meter"),
+            channel=str(channel),
+            interval_start=take_interval_start(item),
+            register_wh=take_int(item, "register_wh", minimum=0, maximum=codec.INT_MAX),
+            page=take_int(item, "page", minimum=0, maximum=MAX_PAGE) if "page" in item else None,
+            error_flags="".join(sorted(flags)),
+            signature=take_signature(item, "signature") if "signature" in item else None,
+        )
+    except InvalidTransaction as exc:
+        raise type(exc)(f"reading {index}: {exc.message}") from exc
+
+
+def parse_submit_readings(args: Mapping[str, Any]) -> SubmitReadings:
+    require_fields(args, frozenset({"readings", "root"}), frozenset({"head_end", "signature"}))
+    items = args["readings"]
+    if not isinstance(items, list) or not 1 <= len(items) <= MAX_READINGS:
+        raise InvalidTransaction(f"readings must be a list of 1 to {MAX_READINGS} readings")
+    readings = tuple(parse_reading(item, i) for i, item in enumerate(items))
+    root = bytes.fromhex(take_hex32(args, "root"))
+    computed = compute_batch_root(readings)
+    if computed != root:
+        raise InvalidTransaction(
+            f"root {root.hex()} does not match the readings' Merkle root {computed.hex()}"
+        )
+    if ("head_end" in args) != ("signature" in args):
+        raise InvalidTransaction("head_end and signature go together (a head-end-signed batch)")
+    head_end = take_id(args, "head_end") if "head_end" in args else None
+    if head_end is None:
+        for i, reading in enumerate(readings):
+            if reading.signature is None:
+                raise InvalidTransaction(
+                    f"reading {i}: no signature; sign each reading with its meter's key, or the "
+                    "whole batch with a head-end system's key"
+                )
+    return SubmitReadings(
+        readings=readings,
+        root=root,
+        head_end=head_end,
+        head_end_signature=take_signature(args, "signature") if head_end is not None else None,
+    )
