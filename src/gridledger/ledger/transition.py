@@ -26,7 +26,7 @@ import logging
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-from gridledger.contracts import CONTRACTS, identity
+from gridledger.contracts import CONTRACTS, identity, market
 from gridledger.errors import (
     Conflict,
     DecodeError,
@@ -99,6 +99,7 @@ class BlockResult:
     log_root: bytes
     app_hash: bytes
     validator_updates: tuple[ValidatorUpdate, ...] = ()
+    end_block_events: tuple[Event, ...] = ()  # from the market's end-of-block clearing
 
 
 def compute_error_code(error: GridledgerError) -> int:
@@ -253,7 +254,12 @@ def apply_block(
         validator_changes.extend(ctx.validator_changes)
         results.append(TxResult(tx_id=tx.tx_id, code=OK, log="", events=tuple(ctx.events)))
     updates = compute_validator_updates(validator_changes)
-    return _finish(state, prev_app_hash, tuple(results), updates)
+    # -- end of block: market clearing (contracts/market.py) ---------------------------------
+    # After every transaction, clear each market interval whose gate closure is at or before
+    # this block's time. Its writes join the block's change set, so they are in the app hash.
+    end_block_events = market.apply_due_clearings(state, env)
+    # -- end of the market clearing hook -------------------------------------------------------
+    return _finish(state, prev_app_hash, tuple(results), updates, end_block_events)
 
 
 def compute_validator_updates(changes: Iterable[ValidatorChange]) -> tuple[ValidatorUpdate, ...]:
@@ -276,6 +282,7 @@ def _finish(
     prev_app_hash: bytes,
     results: tuple[TxResult, ...],
     validator_updates: tuple[ValidatorUpdate, ...] = (),
+    end_block_events: tuple[Event, ...] = (),
 ) -> BlockResult:
     changes = state.changes()
     merkle_log = state.log()
@@ -294,6 +301,7 @@ def _finish(
         log_root=log_root,
         app_hash=app_hash,
         validator_updates=validator_updates,
+        end_block_events=end_block_events,
     )
 
 

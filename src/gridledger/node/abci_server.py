@@ -138,6 +138,7 @@ class AbciServer:
         return abci.ResponseFinalizeBlock(
             tx_results=[_exec_result(r) for r in result.tx_results],
             validator_updates=[_validator_update(u) for u in result.validator_updates],
+            events=_events(result.end_block_events),
             app_hash=result.app_hash,
         )
 
@@ -193,8 +194,8 @@ class AbciServer:
         return response
 
 
-def _exec_result(r: Any) -> Any:
-    events = [
+def _events(events: Any) -> list[Any]:
+    return [
         abci.Event(
             type=e.type,
             attributes=[
@@ -204,10 +205,13 @@ def _exec_result(r: Any) -> Any:
                 for k, v in sorted(e.attributes.items())
             ],
         )
-        for e in r.events
+        for e in events
     ]
+
+
+def _exec_result(r: Any) -> Any:
     return abci.ExecTxResult(
-        code=r.code, log=r.log, codespace="gridledger" if r.code else "", events=events
+        code=r.code, log=r.log, codespace="gridledger" if r.code else "", events=_events(r.events)
     )
 
 
