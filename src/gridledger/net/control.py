@@ -100,7 +100,8 @@ def _spawn_supervisor(network: Network) -> None:
 
 
 def wait_ready(network: Network, *, timeout_s: float = UP_TIMEOUT_S) -> None:
-    """Wait until every node's RPC answers /status with a committed height of at least 1."""
+    """Wait until every node's RPC answers /status with a committed height of at least 1, and
+    every node's API answers /v1/status (so a caller may use the APIs as soon as this returns)."""
     problems: dict[str, str] = {}
 
     def ready() -> bool:
@@ -112,8 +113,14 @@ def wait_ready(network: Network, *, timeout_s: float = UP_TIMEOUT_S) -> None:
                 sync = httpx.get(f"{node.rpc_url}/status", timeout=2).json()["result"]["sync_info"]
                 if int(sync["latest_block_height"]) < 1:
                     problems[node.org] = "no block committed yet"
+                    continue
             except (httpx.HTTPError, ValueError, KeyError, TypeError) as exc:
                 problems[node.org] = f"RPC {node.rpc_url} does not answer ({type(exc).__name__})"
+                continue
+            try:
+                httpx.get(f"{node.api_url}/v1/status", timeout=2).raise_for_status()
+            except httpx.HTTPError as exc:
+                problems[node.org] = f"API {node.api_url} does not answer ({type(exc).__name__})"
         return not problems
 
     def explain() -> str:
