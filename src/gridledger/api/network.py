@@ -99,8 +99,6 @@ def _result(method: str, response: httpx.Response) -> Any:
             raise Replayed("the transaction is already in the mempool (sent twice)")
         if "too large" in detail:
             raise Oversized(f"CometBFT refused the transaction: {detail}")
-        if "height" in detail and ("must be less" in detail or "not available" in detail):
-            raise NodeError(f"CometBFT {method}: {detail}")
         raise NodeError(f"CometBFT {method} failed: {detail}")
     return body["result"]
 

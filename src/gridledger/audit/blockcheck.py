@@ -34,22 +34,10 @@ from gridledger.ledger.block import (
     verify_header_signature,
 )
 from gridledger.ledger.transition import compute_app_hash, compute_changes_hash
+from gridledger.store.sqlite import BlockRow
 
 NO_TX_ID = bytes(32)  # the results hash's stand-in for the id of undecodable bytes
 EMPTY_CHANGES_HASH = compute_changes_hash({})
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class StoredBlock:
-    height: int
-    hash: bytes
-    header: bytes
-    signature: bytes
-    app_hash: bytes
-    prev_app_hash: bytes
-    changes_hash: bytes
-    time_ms: int
-    num_txs: int
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -63,7 +51,7 @@ class StoredTx:
     events: bytes
 
 
-def check_link(block: StoredBlock, prev_app_hash: bytes) -> list[str]:
+def check_link(block: BlockRow, prev_app_hash: bytes) -> list[str]:
     if block.prev_app_hash == prev_app_hash:
         return []
     return [
@@ -72,7 +60,7 @@ def check_link(block: StoredBlock, prev_app_hash: bytes) -> list[str]:
     ]
 
 
-def check_app_hash(block: StoredBlock, log_size: int, log_root: bytes) -> list[str]:
+def check_app_hash(block: BlockRow, log_size: int, log_root: bytes) -> list[str]:
     """The stored app hash recomputed from the row's own previous app hash and change set."""
     if block.changes_hash == EMPTY_CHANGES_HASH:
         expected = block.prev_app_hash
@@ -86,7 +74,7 @@ def check_app_hash(block: StoredBlock, log_size: int, log_root: bytes) -> list[s
     ]
 
 
-def check_tx_rows(block: StoredBlock, txs: Sequence[StoredTx]) -> list[str]:
+def check_tx_rows(block: BlockRow, txs: Sequence[StoredTx]) -> list[str]:
     if [t.idx for t in txs] == list(range(block.num_txs)):
         return []
     return [
@@ -96,7 +84,7 @@ def check_tx_rows(block: StoredBlock, txs: Sequence[StoredTx]) -> list[str]:
 
 
 def check_header(
-    block: StoredBlock, txs: Sequence[StoredTx], *, chain_id: str, prev_block_hash: bytes
+    block: BlockRow, txs: Sequence[StoredTx], *, chain_id: str, prev_block_hash: bytes
 ) -> list[str]:
     """The header against the row, the transactions and the previous block."""
     header = _decode_solo_header(block)
@@ -131,7 +119,7 @@ def check_header(
     return found
 
 
-def check_header_log(block: StoredBlock, log_size: int, log_root: bytes) -> list[str]:
+def check_header_log(block: BlockRow, log_size: int, log_root: bytes) -> list[str]:
     """An embedded node's header names the log after the block: it must be the replayed one."""
     header = _decode_solo_header(block)
     if header is None or isinstance(header, list):
@@ -147,7 +135,7 @@ def check_header_log(block: StoredBlock, log_size: int, log_root: bytes) -> list
     return found
 
 
-def _decode_solo_header(block: StoredBlock) -> BlockHeader | list[str] | None:
+def _decode_solo_header(block: BlockRow) -> BlockHeader | list[str] | None:
     """The embedded node's header; None for a consortium (CometBFT) header; the problem as a
     one-message list when it does not decode."""
     try:
@@ -174,7 +162,7 @@ def _what_it_commits_to(name: str) -> str:
     }[name]
 
 
-def _check_cometbft_header(block: StoredBlock, obj: Any, chain_id: str) -> list[str]:
+def _check_cometbft_header(block: BlockRow, obj: Any, chain_id: str) -> list[str]:
     where = f"block {block.height} header"
     found = []
     if obj.get("height") != block.height:
@@ -191,7 +179,7 @@ def _check_cometbft_header(block: StoredBlock, obj: Any, chain_id: str) -> list[
 # -- reading the rows ---------------------------------------------------------------------------
 
 
-def iter_stored_blocks(conn: sqlite3.Connection) -> Iterator[tuple[StoredBlock, list[StoredTx]]]:
+def iter_stored_blocks(conn: sqlite3.Connection) -> Iterator[tuple[BlockRow, list[StoredTx]]]:
     """Blocks in height order with their transaction rows (two cursors walked together)."""
     blocks = conn.execute(
         "SELECT height, hash, header, signature, app_hash, prev_app_hash, changes_hash, "
@@ -202,7 +190,7 @@ def iter_stored_blocks(conn: sqlite3.Connection) -> Iterator[tuple[StoredBlock, 
     )
     pending = txs.fetchone()
     for row in blocks:
-        block = StoredBlock(
+        block = BlockRow(
             height=_int(row[0]),
             hash=blob(row[1]),
             header=blob(row[2]),

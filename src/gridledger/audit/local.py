@@ -31,7 +31,6 @@ from typing import Any
 
 from gridledger import codec
 from gridledger.audit.blockcheck import (
-    StoredBlock,
     StoredTx,
     blob,
     check_app_hash,
@@ -49,6 +48,7 @@ from gridledger.ledger.context import BlockEnv
 from gridledger.ledger.genesis import Genesis, decode_genesis
 from gridledger.ledger.state import MemoryBackend, State
 from gridledger.ledger.transition import BlockResult, apply_block, apply_genesis_block
+from gridledger.store.sqlite import BlockRow
 
 MAX_STATE_FINDINGS = 20
 
@@ -222,9 +222,7 @@ def _replay(
     return snapshots
 
 
-def _check_against_replay(
-    block: StoredBlock, txs: list[StoredTx], result: BlockResult
-) -> list[str]:
+def _check_against_replay(block: BlockRow, txs: list[StoredTx], result: BlockResult) -> list[str]:
     """What the replay of this block says about its rows. When the replay writes other changes
     than the recorded ones, that is the finding: the app hashes then differ as a consequence."""
     found = []

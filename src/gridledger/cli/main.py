@@ -391,8 +391,8 @@ def _trusted_anchors(
         if "app_state" in doc:  # CometBFT's genesis.json: validators as CometBFT lists them
             sets.add(genesis_validators_hash(doc))
         else:  # gridledger's genesis: the embedded node's key, or the consortium's validators
-            validators = [_as_cometbft_validator(v, args.genesis) for v in doc["validators"]]
-            keys.update(bytes.fromhex(v["pub_key"]["value_hex"]) for v in validators)
+            validators = [_validator_key_and_power(v, args.genesis) for v in doc["validators"]]
+            keys.update(public_key for public_key, _ in validators)
             if validators:
                 sets.add(genesis_validators_hash({"validators": _cometbft_form(validators)}))
     if not (args.trust_key or args.trust_validators_hash or args.genesis):
@@ -419,31 +419,26 @@ def _read_genesis(path: Path) -> dict[str, Any]:
     return doc
 
 
-def _as_cometbft_validator(v: Any, path: Path) -> dict[str, Any]:
+def _validator_key_and_power(v: Any, path: Path) -> tuple[bytes, int]:
     try:
-        public_key = bytes.fromhex(str(v["public_key"]))
-        power = int(v.get("power", 10))
+        return bytes.fromhex(str(v["public_key"])), int(v.get("power", 10))
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise GridledgerError(f"{path}: each validator needs a hex public_key") from exc
-    return {"pub_key": {"value_hex": public_key.hex()}, "power": power}
 
 
-def _cometbft_form(validators: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def _cometbft_form(validators: list[tuple[bytes, int]]) -> list[dict[str, Any]]:
     """Our genesis validators as CometBFT's genesis.json writes them."""
-    out = []
-    for v in validators:
-        public_key = bytes.fromhex(v["pub_key"]["value_hex"])
-        out.append(
-            {
-                "address": hashlib.sha256(public_key).digest()[:20].hex().upper(),
-                "pub_key": {
-                    "type": "tendermint/PubKeyEd25519",
-                    "value": base64.b64encode(public_key).decode("ascii"),
-                },
-                "power": str(v["power"]),
-            }
-        )
-    return out
+    return [
+        {
+            "address": hashlib.sha256(public_key).digest()[:20].hex().upper(),
+            "pub_key": {
+                "type": "tendermint/PubKeyEd25519",
+                "value": base64.b64encode(public_key).decode("ascii"),
+            },
+            "power": str(power),
+        }
+        for public_key, power in validators
+    ]
 
 
 def cmd_status(args: argparse.Namespace) -> int:

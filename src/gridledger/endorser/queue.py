@@ -8,15 +8,13 @@ what counts is the endorsement or refusal on the ledger.
 
 from __future__ import annotations
 
-import sqlite3
-import threading
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from gridledger.errors import NotFound, StoreError
+from gridledger.errors import NotFound
+from gridledger.store.side import SideStore
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS review (
@@ -61,28 +59,13 @@ class QueuedRecord:
         }
 
 
-class ReviewQueue:
+class ReviewQueue(SideStore):
+    LABEL = "review queue"
+
     def __init__(self, state_dir: Path) -> None:
-        self.path = Path(state_dir) / FILE_NAME
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._lock = threading.Lock()
-        with self._wrap("open"):
-            self._conn = sqlite3.connect(
-                self.path, isolation_level=None, timeout=30, check_same_thread=False
-            )
-            self._conn.execute("PRAGMA journal_mode=WAL")
-            self._conn.executescript(SCHEMA)
-
-    @contextmanager
-    def _wrap(self, what: str) -> Iterator[None]:
-        try:
-            yield
-        except sqlite3.Error as exc:
-            raise StoreError(f"review queue {self.path}: {what} failed: {exc}") from exc
-
-    def close(self) -> None:
-        with self._lock:
-            self._conn.close()
+        path = Path(state_dir) / FILE_NAME
+        path.parent.mkdir(parents=True, exist_ok=True)
+        super().__init__(path, SCHEMA)
 
     def add(self, record: Mapping[str, Any], org: str, note: str, now_ms: int) -> bool:
         """Queue ``record`` for a person; False if it was queued before."""

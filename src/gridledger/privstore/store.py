@@ -15,14 +15,10 @@ with the endorser services.
 from __future__ import annotations
 
 import os
-import sqlite3
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from gridledger.errors import StoreError
+from gridledger.store.side import SideStore
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS document (
@@ -53,31 +49,15 @@ class StoredDocument:
     delivered_ms: int
 
 
-class PrivateStore:
+class PrivateStore(SideStore):
+    LABEL = "private store"
+
     def __init__(self, path: Path) -> None:
-        self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        if not self.path.exists():  # owner-only from the first byte
-            os.close(os.open(self.path, os.O_WRONLY | os.O_CREAT, 0o600))
-        self._lock = threading.Lock()
-        with self._wrap("open"):
-            self._conn = sqlite3.connect(
-                self.path, isolation_level=None, timeout=30, check_same_thread=False
-            )
-            self._conn.execute("PRAGMA journal_mode=WAL")
-            self._conn.execute("PRAGMA synchronous=FULL")
-            self._conn.executescript(SCHEMA)
-
-    @contextmanager
-    def _wrap(self, what: str) -> Iterator[None]:
-        try:
-            yield
-        except sqlite3.Error as exc:
-            raise StoreError(f"private store {self.path}: {what} failed: {exc}") from exc
-
-    def close(self) -> None:
-        with self._lock:
-            self._conn.close()
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if not path.exists():  # owner-only from the first byte
+            os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
+        super().__init__(path, SCHEMA, fsync=True)
 
     # -- documents -------------------------------------------------------------------------------
 
