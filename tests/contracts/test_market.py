@@ -4,6 +4,7 @@ closure (judged by block time), buyer escrow, and clearing in the first block pa
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import pytest
@@ -25,6 +26,7 @@ from tests.chain import (
     genesis_document,
     key_for,
 )
+from tests.contracts.metering_support import batch_args, reading
 
 INTERVAL = 1_795_000_500  # a multiple of 900 s, 500 s after the test genesis
 LEAD_S = 450  # gate closure at INTERVAL - 450 s = genesis + 50 s: block height 50
@@ -35,6 +37,12 @@ BIDS["B4"] = (1500, 550)  # placed last: seq 5 (report 1-A order book)
 ASKS = {"A1": (2500, 400), "A2": (3500, 450), "A3": (3500, 530), "A4": (4000, 600)}
 KEYS = {name: key_for(f"market-{name}") for name in (*BIDS, *ASKS, "C1")}
 DSO = key_for("market-dso")  # fee account, not a registered account
+RETAILER = key_for("market-retailer")  # the retailer's settlement account
+HEAD_END = key_for("market-head-end")
+RETAIL_TARIFF, FEED_IN_TARIFF = 600, 350  # CNY/MWh (report 1-F)
+TARIFFS = {"retail_tariff": RETAIL_TARIFF, "feed_in_tariff": FEED_IN_TARIFF}
+RETAILER_FUNDS = 100_000_000
+BASE_REGISTER = 1_000_000  # Wh on every register before the interval
 
 
 def market_genesis() -> dict[str, Any]:
@@ -55,25 +63,83 @@ def verify_money(state: State) -> None:
         assert state.get_json(key)["amount"] > 0
 
 
-class Market:
-    """A test chain with a configured market and funded participants."""
+def meter_of(name: str) -> str:
+    return f"m-{name}"
 
-    def __init__(self, **params: Any) -> None:
+
+def register_participants(
+    chain: Chain, names: Iterable[str], zones_of: Mapping[str, str], role: str = "prosumer"
+) -> None:
+    """A `both` meter per name, then the participant bound to it, in two blocks."""
+    meters = [
+        chain.tx(
+            "metering",
+            "register_meter",
+            {
+                "meter": meter_of(n),
+                "owner": KEYS[n].address,
+                "public_key": KEYS[n].public_key.hex(),
+                "direction": "both",
+                "zone": zones_of[n],
+                "max_power_w": 100_000,
+            },
+            [GRIDCO_ADMIN],
+        )
+        for n in names
+    ]
+    assert [r.code for r in chain.commit_block(*meters).tx_results] == [OK] * len(meters)
+    participants = [
+        chain.tx(
+            "market",
+            "register_participant",
+            {
+                "account": KEYS[n].address,
+                "role": role,
+                "zone": zones_of[n],
+                "meters": [meter_of(n)],
+            },
+            [EXCHANGE_ADMIN],
+        )
+        for n in names
+    ]
+    results = chain.commit_block(*participants).tx_results
+    assert [(r.code, r.log) for r in results] == [(OK, "")] * len(participants)
+
+
+class Market:
+    """A test chain with a configured market, a head-end system, and funded participants, each
+    with its own meter."""
+
+    def __init__(self, zones_of: Mapping[str, str] | None = None, **params: Any) -> None:
         self.chain = Chain(market_genesis())
+        self.zones_of = {name: "z1" for name in KEYS} | dict(zones_of or {})
         config = {
             "price_floor": 100,
             "price_cap": 1000,
             "zones": ["z1"],
             "gate_closure_lead_s": LEAD_S,
             "fee_account": DSO.address,
+            "retail_tariff": RETAIL_TARIFF,
+            "feed_in_tariff": FEED_IN_TARIFF,
+            "retailer_account": RETAILER.address,
             **params,
         }
         assert self.result(self.send(GRIDCO_ADMIN, "configure", **config)) == (OK, "")
+        he = {"head_end": "he-market", "public_key": HEAD_END.public_key.hex(), "name": "HES"}
+        head_end = self.chain.tx("metering", "register_head_end", he, [GRIDCO_ADMIN])
+        assert self.result(self.commit(head_end)) == (OK, "")
+        register_participants(self.chain, KEYS, self.zones_of)
         issues = [
             self.chain.tx("token", "issue", {"to": k.address, "amount": FUNDS}, [GRIDCO_ADMIN])
             for k in KEYS.values()
         ]
+        issues.append(
+            self.chain.tx(
+                "token", "issue", {"to": RETAILER.address, "amount": RETAILER_FUNDS}, [GRIDCO_ADMIN]
+            )
+        )
         assert all(r.code == OK for r in self.commit(*issues).tx_results)
+        self.time_ms = 0
 
     def commit(self, *txs: Transaction) -> BlockResult:
         result = self.chain.commit_block(*txs)
@@ -82,6 +148,8 @@ class Market:
 
     def commit_at(self, time_ms: int, *txs: Transaction) -> BlockResult:
         """A block at a chosen time (consensus may leave long gaps between blocks)."""
+        assert time_ms >= self.time_ms, "block times only move forward"
+        self.time_ms = time_ms
         chain = self.chain
         chain.height += 1
         env = BlockEnv(chain_id=CHAIN_ID, height=chain.height, time_ms=time_ms)
@@ -90,6 +158,37 @@ class Market:
         chain.app_hash = result.app_hash
         verify_money(chain.state)
         return result
+
+    def deliver_and_settle(
+        self, metered: Mapping[str, tuple[int, int]] | None = None, start: int = INTERVAL
+    ) -> BlockResult:
+        """Head-end readings for every participant's meter, (import Wh, export Wh) in the
+        interval, by default exactly what it contracted; then ``settle`` in the next block.
+        Returns the settling block."""
+        name_of = {k.address: n for n, k in KEYS.items()}
+        flows = {n: [0, 0] for n in KEYS}
+        for trade in market.get_trades(self.chain.state, start):
+            flows[name_of[trade["buyer"]]][0] += trade["qty_wh"]
+            flows[name_of[trade["seller"]]][1] += trade["qty_wh"]
+        flows |= {n: list(v) for n, v in (metered or {}).items()}
+        readings = []
+        for n in KEYS:
+            for channel, wh in (("import", flows[n][0]), ("export", flows[n][1])):
+                readings.append(
+                    reading(meter_of(n), start - 900, BASE_REGISTER, key=None, channel=channel)
+                )
+                readings.append(
+                    reading(meter_of(n), start, BASE_REGISTER + wh, key=None, channel=channel)
+                )
+        args = batch_args(readings, head_end="he-market", head_end_key=HEAD_END)
+        now = max(self.time_ms, GENESIS_TIME_MS + self.chain.height * BLOCK_INTERVAL_MS)
+        at = max(now + BLOCK_INTERVAL_MS, (start + 900) * 1000)
+        submitted = self.commit_at(
+            at, self.chain.tx("metering", "submit_readings", args, [GRIDCO_ADMIN])
+        )
+        assert self.result(submitted) == (OK, "")
+        settle = self.chain.tx("market", "settle", {"interval_start": start}, [GRIDCO_ADMIN])
+        return self.commit_at(at + BLOCK_INTERVAL_MS, settle)
 
     def send(self, key: PrivateKey, method: str, **args: Any) -> BlockResult:
         return self.commit(self.chain.tx("market", method, args, [key]))
@@ -143,12 +242,16 @@ def test_configure_stores_documented_defaults() -> None:
     assert params == {
         "default_grid_fee": 0,
         "fee_account": DSO.address,
+        "feed_in_tariff": FEED_IN_TARIFF,
         "gate_closure_lead_s": LEAD_S,
         "grid_fees": [],
         "interval_s": 900,
         "price_cap": 1000,
         "price_floor": 100,
         "price_rule": "midpoint",
+        "retail_tariff": RETAIL_TARIFF,
+        "retailer_account": RETAILER.address,
+        "settlement_deadline_s": 86_400,
         "tie_rule": "time",
         "zones": ["z1"],
     }
@@ -156,7 +259,7 @@ def test_configure_stores_documented_defaults() -> None:
 
 def test_configure_rejects_non_operator_and_bad_params() -> None:
     m = Market()
-    ok = {"price_floor": 1, "price_cap": 2, "zones": ["z1"]}
+    ok = {"price_floor": 1, "price_cap": 2, "zones": ["z1"], **TARIFFS}
     assert m.result(m.send(EXCHANGE_ADMIN, "configure", **ok))[1] == "unauthorized"
     assert m.result(m.send(KEYS["B1"], "configure", **ok))[1] == "unauthorized"
     for bad in (
@@ -169,6 +272,9 @@ def test_configure_rejects_non_operator_and_bad_params() -> None:
         {**ok, "grid_fees": [{"from_zone": "z1", "to_zone": "z1", "fee": -1}]},
         {**ok, "gate_closure_lead_s": -1},
         {**ok, "fee_account": "dso"},
+        {**ok, "retail_tariff": -1},
+        {k: v for k, v in ok.items() if k != "feed_in_tariff"},
+        {**ok, "settlement_deadline_s": 60},
     ):
         assert m.result(m.send(GRIDCO_ADMIN, "configure", **bad))[1] == "invalid_transaction"
     assert (market.get_params(m.chain.state) or {})["price_cap"] == 1000
@@ -177,7 +283,7 @@ def test_configure_rejects_non_operator_and_bad_params() -> None:
 def test_configure_refused_while_an_interval_awaits_clearing() -> None:
     m = Market()
     m.commit(m.order_tx("A1", "sell", 100, 400))
-    again = {"price_floor": 1, "price_cap": 2, "zones": ["z1"]}
+    again = {"price_floor": 1, "price_cap": 2, "zones": ["z1"], **TARIFFS}
     assert m.result(m.send(GRIDCO_ADMIN, "configure", **again))[1] == "conflict"
     m.advance_to(CLOSE_HEIGHT)
     assert m.result(m.send(GRIDCO_ADMIN, "configure", **again)) == (OK, "")
@@ -370,11 +476,19 @@ def test_vector_1a_1b_midpoint_time_priority_fills_and_payments() -> None:
     ]
     paid = {"B1": 1_620_000, "B2": 1_080_000, "B3": 2_160_000, "B4": 270_000, "B5": 0}
     received = {"A1": 1_350_000, "A2": 1_890_000, "A3": 1_890_000, "A4": 0}
+    assert {n: FUNDS - m.balance(n) for n in BIDS} == paid  # held per trade until settlement
+    assert {n: m.balance(n) - FUNDS for n in ASKS} == dict.fromkeys(ASKS, 0)
+    held = [token.get_escrow(state, f"market/trade/{INTERVAL:012d}/{n:06d}") for n in range(6)]
+    assert [e["amount"] if e else 0 for e in held] == [t[3] for t in trades]
+
+    settled = m.deliver_and_settle()  # every meter measures exactly its contracts
+
+    assert m.result(settled) == (OK, "")
     assert {n: FUNDS - m.balance(n) for n in BIDS} == paid
     assert {n: m.balance(n) - FUNDS for n in ASKS} == received
     assert sum(paid.values()) == sum(received.values()) == 5_130_000
-    assert list(state.iter_prefix(token.ESCROW_PREFIX)) == []  # every escrow settled
-    assert token.get_balance(state, DSO.address) == 0
+    assert list(m.chain.state.iter_prefix(token.ESCROW_PREFIX)) == []  # every escrow settled
+    assert token.get_balance(m.chain.state, DSO.address) == 0
 
 
 @pytest.mark.parametrize(("rule", "price"), [("last_ask", 530), ("last_bid", 550)])
@@ -385,6 +499,7 @@ def test_vector_1a_other_price_rules(rule: str, price: int) -> None:
     interval = market.get_interval(m.chain.state, INTERVAL)
     assert interval is not None
     assert (interval["price"], interval["quantity_wh"]) == (price, 9500)
+    m.deliver_and_settle()
     assert sum(m.balance(n) - FUNDS for n in ASKS) == 9500 * price
 
 
@@ -409,6 +524,7 @@ def test_vector_1e_grid_fee_paid_by_buyer_to_fee_account() -> None:
         "owner": KEYS["B1"].address,
     }
     block = m.advance_to(CLOSE_HEIGHT)
+    m.deliver_and_settle()
     state = m.chain.state
 
     assert FUNDS - m.balance("B1") == 1_665_000
@@ -418,7 +534,7 @@ def test_vector_1e_grid_fee_paid_by_buyer_to_fee_account() -> None:
     assert (paid, received) == (5_272_500, 5_130_000)
     interval = market.get_interval(state, INTERVAL)
     assert interval is not None
-    assert (interval["paid_ucny"], interval["fees_ucny"]) == (5_130_000, 142_500)
+    assert (interval["amount_ucny"], interval["fees_ucny"]) == (5_130_000, 142_500)
     assert all(t["fee_ucny"] == t["qty_wh"] * 15 for t in market.get_trades(state, INTERVAL))
     assert end_events(block).count("market.trade") == 6
 
@@ -428,7 +544,7 @@ def test_fee_depends_on_zone_pair_and_unused_fee_escrow_returns() -> None:
         {"from_zone": "z2", "to_zone": "z1", "fee": 20},
         {"from_zone": "z1", "to_zone": "z1", "fee": 5},
     ]
-    m = Market(zones=["z1", "z2"], grid_fees=fees)
+    m = Market(zones_of={"A1": "z2"}, zones=["z1", "z2"], grid_fees=fees)
     m.commit(
         m.order_tx("B1", "buy", 1000, 500, zone="z1"),
         m.order_tx("B2", "buy", 1000, 500, zone="z1"),
@@ -437,6 +553,7 @@ def test_fee_depends_on_zone_pair_and_unused_fee_escrow_returns() -> None:
     )
     assert FUNDS - m.balance("B2") == 1000 * 520  # escrow at the highest fee into z1
     m.advance_to(CLOSE_HEIGHT)
+    m.deliver_and_settle()
     assert FUNDS - m.balance("B1") == 500_000 + 20_000  # bought from z2
     assert FUNDS - m.balance("B2") == 500_000 + 5_000  # bought inside z1: 15,000 returned
     assert token.get_balance(m.chain.state, DSO.address) == 25_000
@@ -474,9 +591,12 @@ def test_late_block_clears_due_intervals_in_ascending_order() -> None:
         if e.type == "market.interval_cleared"
     ]
     assert cleared == [INTERVAL, second]
-    assert m.balance("A1") - FUNDS == 1000 * 550
-    assert m.balance("A2") - FUNDS == 1000 * 550
-    assert list(m.chain.state.iter_prefix(market.DUE_PREFIX)) == []
+    trades = [
+        *market.get_trades(m.chain.state, INTERVAL),
+        *market.get_trades(m.chain.state, second),
+    ]
+    assert [(t["qty_wh"], t["price"], t["held_ucny"]) for t in trades] == [(1000, 550, 550_000)] * 2
+    assert list(m.chain.state.iter_prefix(market.params.DUE_PREFIX)) == []
 
 
 def test_order_for_a_cleared_interval_is_refused_even_after_lead_shrinks() -> None:
@@ -484,6 +604,7 @@ def test_order_for_a_cleared_interval_is_refused_even_after_lead_shrinks() -> No
     m.commit(m.order_tx("A1", "sell", 1000, 400))
     m.advance_to(CLOSE_HEIGHT)
     shorter = {"price_floor": 100, "price_cap": 1000, "zones": ["z1"], "gate_closure_lead_s": 0}
+    shorter |= TARIFFS
     assert m.result(m.send(GRIDCO_ADMIN, "configure", **shorter)) == (OK, "")
     assert m.result(m.commit(m.order_tx("A2", "sell", 1000, 400)))[1] == "conflict"
 

@@ -9,7 +9,7 @@ import pytest
 
 from gridledger.codec import INT_MAX
 from gridledger.contracts import token
-from gridledger.contracts.market import ClearingContext
+from gridledger.contracts.market.clearing_hook import ClearingContext
 from gridledger.errors import Conflict, DecodeError, NotFound, RuleViolation
 from gridledger.ledger.context import BlockEnv
 from gridledger.ledger.state import MemoryBackend, State

@@ -91,11 +91,16 @@ def compute_circulating(state: State) -> int:
 
 def is_issuer(state: State, address: str) -> bool:
     """An active admin of an organization whose genesis roles include ``operator``."""
+    return is_admin_of_role(state, address, ISSUER_ORG_ROLE)
+
+
+def is_admin_of_role(state: State, address: str, org_role: str) -> bool:
+    """An active admin account of an organization whose roles include ``org_role``."""
     account = identity.get_account(state, address)
     if account is None or not account["active"] or "admin" not in account["roles"]:
         return False
     org = identity.get_org(state, account["org"])
-    return org is not None and ISSUER_ORG_ROLE in org.get("roles", [])
+    return org is not None and org_role in org.get("roles", [])
 
 
 def verify_funds(state: State, owner: str, amount_ucny: int) -> None:
@@ -175,6 +180,18 @@ def release_all(ctx: Ledger, hold_key: str, to: str) -> int:
     amount = int(escrow["amount"])
     release(ctx, hold_key, to, amount)
     return amount
+
+
+def collect(ctx: Ledger, payer: str, payee: str, amount_ucny: int, reason: str) -> int:
+    """Move ``amount_ucny`` from ``payer`` to ``payee``, or as much of it as ``payer``'s balance
+    covers; return what moved. For charges a contract must record even when the payer is short
+    (a retail bill): the rest stays owed, off the balances, and no balance goes negative."""
+    moved = min(amount_ucny, get_balance(ctx.state, payer))
+    if moved > 0 and payer != payee:
+        _set_balance(ctx.state, payer, get_balance(ctx.state, payer) - moved)
+        _set_balance(ctx.state, payee, get_balance(ctx.state, payee) + moved)
+        ctx.emit("token.transferred", sender=payer, to=payee, amount_ucny=moved, memo=reason)
+    return max(moved, 0)
 
 
 # -- processing --------------------------------------------------------------------------------

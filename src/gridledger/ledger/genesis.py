@@ -13,6 +13,10 @@ is the root of the app-hash chain.
      "validators": [{"org": "gridco", "public_key": "<hex>", "power": 10}, ...],
      "params": {"max_expiry_window": 10000, "voting_period": 10000}}
 
+``params`` may also set the grid clock, ``grid_clock_speedup`` (1 to 3,600) and
+``grid_clock_origin_ms`` (the grid time at ``genesis_time_ms``; default the genesis time); see
+``gridledger.ledger.gridclock``.
+
 ``validators`` are the CometBFT validators the chain starts with (Ed25519 keys, as CometBFT's own
 genesis lists them; the ABCI server refuses an InitChain whose validators differ). The list may be
 empty for the embedded single-node mode. An organization's optional ``delivery_public_key``
@@ -38,6 +42,9 @@ GENESIS_DOMAIN = b"gridledger/genesis/v1\n"
 ORG_ROLES = frozenset({"operator", "endorser", "market_operator", "member"})
 ACCOUNT_ROLES = frozenset({"admin", "submitter", "endorser", "auditor"})
 DEFAULT_PARAMS: Mapping[str, int] = {"max_expiry_window": 10_000, "voting_period": 10_000}
+# The grid clock (see gridledger.ledger.gridclock): absent on a production chain, where market and
+# metering time is block time; a demo or test chain sets a speed-up to live a day in minutes.
+GRID_CLOCK_PARAMS: Mapping[str, int] = {"grid_clock_speedup": 3_600, "grid_clock_origin_ms": 10**14}
 PARAMS_KEY = "chain/params"
 VALIDATOR_FIELDS = frozenset({"org", "power", "public_key"})
 MAX_VALIDATOR_POWER = 1_000_000  # far below CometBFT's total limit of 2**63 / 8
@@ -80,10 +87,15 @@ def decode_genesis(doc: Any) -> Genesis:
         raise DecodeError("genesis lists an account twice")
     validators = _decode_validators(_list(doc["validators"], "validators"), set(org_ids))
     params = _decode_params(doc.get("params", {}))
-    if not isinstance(doc["chain_id"], str) or not _NAME.fullmatch(doc["chain_id"]):
-        raise DecodeError("genesis chain_id must be 1 to 64 ASCII letters, digits, - _ .")
     if not isinstance(doc["genesis_time_ms"], int):
         raise DecodeError("genesis_time_ms must be an integer (milliseconds since 1970)")
+    if "grid_clock_speedup" in params:
+        params.setdefault("grid_clock_origin_ms", doc["genesis_time_ms"])
+        params["grid_clock_anchor_ms"] = doc["genesis_time_ms"]
+    elif "grid_clock_origin_ms" in params:
+        raise DecodeError("genesis param grid_clock_origin_ms needs grid_clock_speedup")
+    if not isinstance(doc["chain_id"], str) or not _NAME.fullmatch(doc["chain_id"]):
+        raise DecodeError("genesis chain_id must be 1 to 64 ASCII letters, digits, - _ .")
     codec.encode(doc)  # refuses floats anywhere in the document
     return Genesis(
         chain_id=doc["chain_id"],
@@ -120,10 +132,12 @@ def _decode_params(params: Any) -> dict[str, int]:
     if not isinstance(params, dict):
         raise DecodeError("genesis params must be an object")
     for name, value in params.items():
-        if name not in DEFAULT_PARAMS:
+        if name not in DEFAULT_PARAMS and name not in GRID_CLOCK_PARAMS:
             raise DecodeError(f"unknown genesis param {name!r}")
         if not isinstance(value, int) or isinstance(value, bool) or value < 1:
             raise DecodeError(f"genesis param {name} must be a positive integer")
+        if value > GRID_CLOCK_PARAMS.get(name, value):
+            raise DecodeError(f"genesis param {name} must be at most {GRID_CLOCK_PARAMS[name]}")
     return {**DEFAULT_PARAMS, **params}
 
 

@@ -41,6 +41,7 @@ from gridledger.errors import (
     RuleViolation,
 )
 from gridledger.ledger.context import BlockEnv, TxContext
+from gridledger.ledger.gridclock import read_grid_time_ms
 from gridledger.ledger.state import State
 
 # -- constants ---------------------------------------------------------------------------------
@@ -180,9 +181,10 @@ def compute_plan(state: State, env: BlockEnv, msg: SubmitReadings, *, verify: bo
     if msg.head_end is not None and verify:
         _verify_head_end(state, msg)
     plan = Plan()
+    now_s = read_grid_time_ms(state, env) // 1000
     for index, reading in enumerate(msg.readings):
         try:
-            _plan_reading(state, env, plan, reading, verify=verify)
+            _plan_reading(state, now_s, plan, reading, verify=verify)
         except GridledgerError as exc:
             where = f"{reading.meter} {reading.channel} {reading.interval_start}"
             raise type(exc)(f"reading {index} ({where}): {exc.message}") from exc
@@ -207,9 +209,7 @@ def _verify_head_end(state: State, msg: SubmitReadings) -> None:
         ) from exc
 
 
-def _plan_reading(
-    state: State, env: BlockEnv, plan: Plan, reading: Reading, *, verify: bool
-) -> None:
+def _plan_reading(state: State, now_s: int, plan: Plan, reading: Reading, *, verify: bool) -> None:
     meter = get_meter(state, reading.meter)
     if meter is None:
         raise NotFound(f"meter {reading.meter} is not registered")
@@ -217,8 +217,8 @@ def _plan_reading(
         raise RuleViolation(f"meter {reading.meter} is {meter['status']}; it takes no readings")
     if reading.channel not in CHANNELS[meter["direction"]]:
         raise RuleViolation(f"meter {reading.meter} measures {meter['direction']} only")
-    if reading.interval_start + INTERVAL_S > env.time_ms // 1000:
-        raise RuleViolation("the interval has not ended by the block's time")
+    if reading.interval_start + INTERVAL_S > now_s:
+        raise RuleViolation(f"the interval has not ended by the block's grid time ({now_s} s)")
     if reading.register_wh >= 1 << meter["register_bits"]:
         raise RuleViolation(
             f"register {reading.register_wh} does not fit the meter's {meter['register_bits']} bits"
