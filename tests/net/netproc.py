@@ -8,14 +8,16 @@ from pathlib import Path
 
 import pytest
 
-from gridledger.net.init import init_network
+from gridledger.net.init import GridClockPlan, init_network
 from gridledger.net.layout import DEFAULT_ORGS, Network, Ports
 from tests.e2e.nodeproc import cli, free_port
 from tests.net.test_network_e2e import COMETBFT, _kill_leftovers, _ok
 
 
 @contextlib.contextmanager
-def running_network(directory: Path, chain_id: str) -> Iterator[Network]:
+def running_network(
+    directory: Path, chain_id: str, grid_clock: GridClockPlan | None = None
+) -> Iterator[Network]:
     """``net init`` in ``directory`` on free loopback ports, ``net up``, then ``net down`` (and
     SIGKILL for anything left) whatever the test did."""
     if not COMETBFT.exists():
@@ -24,7 +26,7 @@ def running_network(directory: Path, chain_id: str) -> Iterator[Network]:
         org: Ports(p2p=free_port(), rpc=free_port(), abci=free_port(), api=free_port())
         for org in DEFAULT_ORGS
     }
-    net = init_network(directory, chain_id=chain_id, ports=ports)
+    net = init_network(directory, chain_id=chain_id, ports=ports, grid_clock=grid_clock)
     try:
         _ok("up", "--dir", str(net.dir), "--timeout", "120")
         yield net

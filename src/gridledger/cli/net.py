@@ -42,6 +42,11 @@ from gridledger.net.layout import (
 PROCESS_CHOICES = (*PROCESSES, "all")
 DEMO_DIR = Path(".run/net")
 DEMO_CHAIN_ID = "gridledger-demo"
+# The demo chain's grid clock: a 15-minute market interval every 3 s, the simulated day starting
+# 90 s after genesis (time to start the validators and load the demo records).
+DEMO_GRID_SPEEDUP = 300
+DEMO_GRID_DAY_AFTER_S = 90
+DEMO_DAY_SEED = 2026
 API_WAIT_S = 30.0
 
 
@@ -212,18 +217,20 @@ def _print_urls(network: Network) -> None:
 
 def cmd_net_demo(args: argparse.Namespace) -> int:
     from gridledger.net.control import down, up
-    from gridledger.net.init import init_network
+    from gridledger.net.init import GridClockPlan, init_network
 
     directory = Path(args.dir)
     if not network_file(directory).exists():
         print(f"creating a four-organization network in {directory} ...", file=sys.stderr)
-        init_network(directory, chain_id=DEMO_CHAIN_ID, base_port=args.base_port)
+        plan = GridClockPlan(speedup=DEMO_GRID_SPEEDUP, day_after_s=DEMO_GRID_DAY_AFTER_S)
+        init_network(directory, chain_id=DEMO_CHAIN_ID, base_port=args.base_port, grid_clock=plan)
     signal.signal(signal.SIGTERM, _interrupt)
     try:
         print("starting four validators (app, CometBFT, API each) ...", file=sys.stderr, flush=True)
         network = up(directory, timeout_s=args.timeout)
         demo_dir = _seed_demo(network)
         _print_demo_banner(network, directory, demo_dir)
+        _start_market_day(network, demo_dir)
         while True:
             time.sleep(3600)
     except KeyboardInterrupt:
@@ -265,6 +272,52 @@ def _seed_demo(network: Network) -> Path:
         return home.path
     marker.write_text(json.dumps(seeded, indent=2) + "\n", encoding="utf-8")
     return home.path
+
+
+def _start_market_day(network: Network, demo_dir: Path) -> None:
+    """Run the simulated market day (gridledger.sim) through gridco's API in the background,
+    logging to DIR/logs/market-day.log; resumes where a previous run stopped."""
+    import threading
+
+    from gridledger.client import Client
+    from gridledger.keys import read_key_file
+    from gridledger.sim import generate_day
+    from gridledger.sim.runner import DayRunner, compute_day_start_s
+
+    log_path = network.logs_dir / "market-day.log"
+    progress = demo_dir / "market-day.json"
+
+    def log(line: str) -> None:
+        with log_path.open("a", encoding="utf-8") as out:
+            out.write(f"{time.strftime('%H:%M:%S')} {line}\n")
+
+    def run() -> None:
+        gridco, exchange = network.node("gridco"), network.node("exchange")
+        try:
+            with Client(gridco.api_url) as client:
+                genesis = client.genesis()
+                if "grid_clock_speedup" not in genesis.get("params", {}):
+                    log("this network has no grid clock (made before it existed): no market day")
+                    return
+                day = generate_day(DEMO_DAY_SEED, day_start_s=compute_day_start_s(genesis))
+                runner = DayRunner(
+                    client,
+                    day,
+                    operator=read_key_file(gridco.key_file("admin")),
+                    market_admin=read_key_file(exchange.key_file("admin")),
+                    progress_path=progress,
+                    log=log,
+                )
+                report = runner.run(timeout_s=3 * 3600)
+                log(f"market day done: {report.format()}")
+        except (GridledgerError, httpx.HTTPError, OSError, TimeoutError) as exc:
+            log(f"market day stopped: {exc}")
+
+    threading.Thread(target=run, name="market-day", daemon=True).start()
+    print(
+        f"  market     a simulated day of {DEMO_DAY_SEED} (44 prosumers and consumers, 96 "
+        f"intervals, one every {900 // DEMO_GRID_SPEEDUP} s): progress in {log_path}"
+    )
 
 
 def _wait_for_api(url: str) -> None:

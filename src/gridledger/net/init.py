@@ -18,6 +18,7 @@ import shutil
 import subprocess
 import time
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -92,8 +93,10 @@ def init_network(
     base_port: int = DEFAULT_BASE_PORT,
     ports: Mapping[str, Ports] | None = None,
     force: bool = False,
+    grid_clock: GridClockPlan | None = None,
 ) -> Network:
-    """Create the network in ``directory``; ``ports`` (per org) overrides ``base_port``."""
+    """Create the network in ``directory``; ``ports`` (per org) overrides ``base_port``.
+    ``grid_clock`` makes it a demo or test chain whose market time runs faster."""
     orgs = parse_orgs(orgs)
     check_chain_id(chain_id)
     chosen = _check_ports(orgs, ports) if ports is not None else compute_ports(orgs, base_port)
@@ -108,7 +111,7 @@ def init_network(
             created.append(directory / org)
             nodes.append(_init_node(cometbft, directory / org, org, chosen[org]))
         network = Network(dir=directory, chain_id=chain_id, nodes=tuple(nodes))
-        genesis = compute_genesis(network, _consensus_params(nodes[0]))
+        genesis = compute_genesis(network, _consensus_params(nodes[0]), grid_clock)
         text = json.dumps(genesis, indent=2) + "\n"
         for node in nodes:
             (node.cometbft_home / "config" / "genesis.json").write_text(text, encoding="utf-8")
@@ -260,9 +263,29 @@ def compute_app_genesis(network: Network, genesis_time_ms: int) -> dict[str, Any
     }
 
 
-def compute_genesis(network: Network, consensus_params: Mapping[str, Any]) -> dict[str, Any]:
+@dataclass(frozen=True, slots=True)
+class GridClockPlan:
+    """A fast grid clock for a demo or test chain (see gridledger.ledger.gridclock): grid time
+    runs ``speedup`` times faster than consensus time, and the grid day of the genesis date (UTC)
+    begins ``day_after_s`` seconds of consensus time after genesis, leaving that long to set up."""
+
+    speedup: int
+    day_after_s: int
+
+    def compute_params(self, genesis_time_ms: int) -> dict[str, int]:
+        day_start_ms = genesis_time_ms // 86_400_000 * 86_400_000
+        origin_ms = day_start_ms - self.day_after_s * self.speedup * 1000
+        return {"grid_clock_speedup": self.speedup, "grid_clock_origin_ms": origin_ms}
+
+
+def compute_genesis(
+    network: Network, consensus_params: Mapping[str, Any], grid_clock: GridClockPlan | None = None
+) -> dict[str, Any]:
     """CometBFT's genesis document with the gridledger genesis as ``app_state``."""
     time_ms = time.time_ns() // 1_000_000
+    app_state = compute_app_genesis(network, time_ms)
+    if grid_clock is not None:
+        app_state["params"].update(grid_clock.compute_params(time_ms))
     stamp = datetime.fromtimestamp(time_ms // 1000, tz=UTC).strftime("%Y-%m-%dT%H:%M:%S")
     return {
         "genesis_time": f"{stamp}.{time_ms % 1000:03d}Z",
@@ -282,7 +305,7 @@ def compute_genesis(network: Network, consensus_params: Mapping[str, Any]) -> di
             for n in network.nodes
         ],
         "app_hash": "",
-        "app_state": compute_app_genesis(network, time_ms),
+        "app_state": app_state,
     }
 
 
