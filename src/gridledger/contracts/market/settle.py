@@ -151,7 +151,11 @@ def check_settle(ctx: TxContext, msg: Settle) -> None:
     missing = [p for p, m in metered.items() if m.import_wh is None or m.export_wh is None]
     if missing:
         named = ", ".join(missing[:MAX_NAMED_MISSING])
-        more = f" and {len(missing) - MAX_NAMED_MISSING} more" if len(missing) > MAX_NAMED_MISSING else ""
+        more = (
+            f" and {len(missing) - MAX_NAMED_MISSING} more"
+            if len(missing) > MAX_NAMED_MISSING
+            else ""
+        )
         raise RuleViolation(
             f"interval {start} lacks billable readings for participants {named}{more}; "
             f"settle after they arrive or after the deadline at {deadline_s} s"
