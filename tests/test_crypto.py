@@ -156,3 +156,23 @@ def test_private_key_repr_and_str_never_show_the_secret() -> None:
         assert secret_hex.upper() not in text
         assert repr(SEED) not in text
         assert KEY.address in text
+
+
+def test_verified_cache_remembers_only_successes_and_stays_bounded() -> None:
+    from gridledger.crypto import ED25519, VerifiedCache
+
+    key = PrivateKey.from_seed(bytes(32))
+    cache = VerifiedCache(max_entries=2)
+    good = key.sign(b"reading 1")
+    cache.verify(ED25519, key.public_key, b"reading 1", good)
+    cache.verify(ED25519, key.public_key, b"reading 1", good)  # a hit: same bytes
+    for _ in range(2):  # a failure is never remembered: it fails every time
+        with pytest.raises(InvalidSignature):
+            cache.verify(ED25519, key.public_key, b"reading 2", good)
+    other = PrivateKey.from_seed(bytes([1]) * 32)  # the same message under a rotated key misses
+    with pytest.raises(InvalidSignature):
+        cache.verify(ED25519, other.public_key, b"reading 1", good)
+    for n in range(5):
+        message = f"m{n}".encode()
+        cache.verify(ED25519, key.public_key, message, key.sign(message))
+    assert len(cache._seen) == 2

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import threading
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -66,6 +67,37 @@ def verify_signature(alg: str, public_key: bytes, message: bytes, signature: byt
         raise InvalidSignature(
             f"signature does not verify for key {public_key.hex()[:16]}…"
         ) from exc
+
+
+class VerifiedCache:
+    """Signatures this process has already verified, so a node checks a signature once when
+    it meets it twice (a meter reading in CheckTx, then again in FinalizeBlock).
+
+    Keyed by SHA-256 over the key, the signature and the message, so a hit means exactly
+    these bytes verified before; a rotated key or another message misses. Only successes are
+    kept, so the answer is always the one verification would give: consensus stays
+    deterministic. Bounded: the oldest entries go first.
+    """
+
+    def __init__(self, max_entries: int = 200_000) -> None:
+        self.max_entries = max_entries
+        self._seen: dict[bytes, None] = {}
+        self._lock = threading.Lock()  # CheckTx and FinalizeBlock run on different threads
+
+    def verify(self, alg: str, public_key: bytes, message: bytes, signature: bytes) -> None:
+        """``verify_signature``, skipped for bytes that verified before."""
+        key = hashlib.sha256(alg.encode() + b"\0" + public_key + signature + message).digest()
+        with self._lock:
+            if key in self._seen:
+                return
+        verify_signature(alg, public_key, message, signature)
+        with self._lock:
+            if len(self._seen) >= self.max_entries:
+                del self._seen[next(iter(self._seen))]
+            self._seen[key] = None
+
+
+VERIFIED = VerifiedCache()
 
 
 class Signer(Protocol):

@@ -32,7 +32,7 @@ from gridledger.contracts.metering.reading import (
     is_plausible_energy,
 )
 from gridledger.contracts.metering.registry import ACTIVE, CHANNELS, get_head_end, get_meter
-from gridledger.crypto import ED25519, verify_signature
+from gridledger.crypto import ED25519, VERIFIED
 from gridledger.errors import (
     Conflict,
     GridledgerError,
@@ -200,7 +200,7 @@ def _verify_head_end(state: State, msg: SubmitReadings) -> None:
         raise RuleViolation(f"head-end system {head_end_id} is {head_end['status']}")
     message = encode_batch_sign_bytes(head_end_id, msg.root)
     try:
-        verify_signature(
+        VERIFIED.verify(
             ED25519, bytes.fromhex(head_end["public_key"]), message, msg.head_end_signature or b""
         )
     except InvalidSignature as exc:
@@ -225,7 +225,7 @@ def _plan_reading(state: State, now_s: int, plan: Plan, reading: Reading, *, ver
         )
     if verify and reading.signature is not None:
         message = encode_reading_sign_bytes(reading.leaf)
-        verify_signature(ED25519, bytes.fromhex(meter["public_key"]), message, reading.signature)
+        VERIFIED.verify(ED25519, bytes.fromhex(meter["public_key"]), message, reading.signature)
     series = (reading.meter, reading.channel)
     last = plan.last.get(series) or state.get_json(last_key(*series))
     if last is not None:
