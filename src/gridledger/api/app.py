@@ -20,8 +20,11 @@ from gridledger import __version__, codec, merkle
 from gridledger.api.audit import add_audit_routes
 from gridledger.api.backend import Backend, EmbeddedBackend
 from gridledger.api.body import read_body
+from gridledger.api.market import add_market_routes
+from gridledger.api.metering import add_metering_routes
 from gridledger.api.portal import install_portal
 from gridledger.api.private import add_private_routes
+from gridledger.api.token import add_token_routes
 from gridledger.contracts import governance, identity, notary
 from gridledger.errors import (
     Conflict,
@@ -88,6 +91,9 @@ def create_app(node: EmbeddedNode | Backend, *, lifespan: Any = None) -> FastAPI
     _add_governance_routes(app, backend)
     add_audit_routes(app, backend)
     add_private_routes(app, backend)
+    add_token_routes(app, backend)
+    add_metering_routes(app, backend)
+    add_market_routes(app, backend)
     install_portal(app, backend)
     app.state.backend = backend
     return app

@@ -21,6 +21,7 @@ from gridledger import __version__, codec, merkle
 from gridledger.cli.audit import add_audit_commands
 from gridledger.cli.endorse import add_endorse_commands
 from gridledger.cli.gov import add_gov_commands
+from gridledger.cli.market import add_market_commands
 from gridledger.cli.net import add_net_commands
 from gridledger.client import DEFAULT_URL, Client, file_digest
 from gridledger.crypto import PrivateKey
@@ -84,6 +85,7 @@ def _parser() -> argparse.ArgumentParser:
     add_gov_commands(sub)
     add_endorse_commands(sub)
     add_audit_commands(sub)
+    add_market_commands(sub)
     return p
 
 
@@ -164,6 +166,19 @@ def _add_node_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser])
     s.add_argument("--in-flight", type=int, default=16)
     s.add_argument("--keep", action="store_true", help="keep the networks' directories")
     s.set_defaults(func=cmd_bench_net)
+    s = bench.add_parser("market", help="clearing one interval's orders, alone and on the ledger")
+    s.add_argument("--orders", type=int, default=100_000)
+    s.add_argument("--repeats", type=int, default=5)
+    s.add_argument("--no-ledger", action="store_true", help="only time compute_clearing")
+    s.set_defaults(func=cmd_bench_market)
+    s = bench.add_parser("readings", help="4-validator network: meter readings/s, both signings")
+    s.add_argument("--readings", type=int, default=50_000, help="readings per signing mode")
+    s.add_argument("--batch-size", type=int, default=1_000, help="readings per transaction")
+    s.add_argument("--meters", type=int, default=1_000)
+    s.add_argument("--window", type=int, default=10_000, help="readings sent, not yet committed")
+    s.add_argument("--in-flight", type=int, default=8)
+    s.add_argument("--keep", action="store_true", help="keep the network's directory")
+    s.set_defaults(func=cmd_bench_readings)
 
 
 def _key_args(s: argparse.ArgumentParser) -> None:
@@ -458,6 +473,27 @@ def cmd_bench_net(args: argparse.Namespace) -> int:
     from gridledger.bench.network import run
 
     run(txs=args.txs, in_flight=args.in_flight, keep=args.keep)
+    return 0
+
+
+def cmd_bench_market(args: argparse.Namespace) -> int:
+    from gridledger.bench.market import run
+
+    run(orders=args.orders, repeats=args.repeats, ledger=not args.no_ledger)
+    return 0
+
+
+def cmd_bench_readings(args: argparse.Namespace) -> int:
+    from gridledger.bench.readings import run
+
+    run(
+        readings=args.readings,
+        batch_size=args.batch_size,
+        meters=args.meters,
+        in_flight=args.in_flight,
+        window=args.window,
+        keep=args.keep,
+    )
     return 0
 
 

@@ -20,6 +20,7 @@ from typing import Any
 import httpx
 
 from gridledger import codec
+from gridledger.client.energy import MarketMethods, MeteringMethods, TokenMethods
 from gridledger.crypto import Signer
 from gridledger.errors import NodeError, error_from_code
 from gridledger.ledger.tx import Transaction, TxBody, sign_transaction
@@ -30,7 +31,7 @@ DEFAULT_URL = "http://127.0.0.1:8700"
 DEFAULT_EXPIRY_BLOCKS = 1_000
 
 
-class Client:
+class Client(TokenMethods, MeteringMethods, MarketMethods):
     def __init__(self, url: str = DEFAULT_URL, *, timeout_s: float = 90.0) -> None:
         self.url = url.rstrip("/")
         self._http = httpx.Client(base_url=self.url, timeout=timeout_s)
@@ -58,6 +59,8 @@ class Client:
             raise NodeError(f"node answered {response.status_code} without JSON") from exc
         if response.status_code >= 400:
             error = body.get("error", {}) if isinstance(body, dict) else {}
+            if isinstance(error, str):  # a transaction that failed in its block: error is a code
+                raise error_from_code(error, str(body.get("log", "")))
             raise error_from_code(str(error.get("code", "error")), str(error.get("message", body)))
         return body
 

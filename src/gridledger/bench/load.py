@@ -1,0 +1,254 @@
+"""The load generator the network benchmarks share, and the four-validator network they run on.
+
+A benchmark network is ``net init`` on free loopback ports (four validators, one per
+organization), brought up and down by ``gridledger.net.control`` like any other.
+
+The load generator takes transactions made beforehand and sends them with ``broadcast_tx_sync``
+over WebSocket JSON-RPC, spread over the nodes, a fixed number of requests in flight and at most
+``window`` transactions sent but not yet committed: a closed loop, so the figure is a sustained
+rate and latency is commit latency, not the wait in an ever longer mempool queue. Commit times
+come from a WebSocket subscription to ``NewBlock`` events on one node: a transaction's latency is
+from just before it was sent until the block holding it was announced. Throughput is committed
+transactions over the time from the first send to the last commit.
+
+A transaction counts as committed once a block holds it; whether it succeeded is the caller's
+to check in the state (a block also holds transactions that fail in FinalizeBlock).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import hashlib
+import json
+import os
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import websockets
+
+from gridledger.errors import NodeError
+from gridledger.net import control
+from gridledger.net.init import init_network
+from gridledger.net.layout import DEFAULT_ORGS, PROCESSES, Network, pick_free_ports
+
+IN_FLIGHT = 16
+WINDOW = 1_000
+BROADCAST = "broadcast_tx_sync"
+COMMIT_WAIT_S = 120.0
+
+
+@dataclass(frozen=True, slots=True)
+class LoadResult:
+    sent: int
+    committed: int
+    refused: int
+    seconds: float
+    p50_s: float
+    p99_s: float
+    blocks: int
+    send_s: float
+
+    @property
+    def tps(self) -> float:
+        return self.committed / self.seconds if self.seconds > 0 else 0.0
+
+    def line(self, name: str) -> str:
+        return (
+            f"{name:<11} {self.tps:8,.0f} tx/s   p50 {self.p50_s:5.2f} s   p99 {self.p99_s:5.2f} s"
+            f"   ({self.committed:,} of {self.sent:,} committed in {self.seconds:.1f} s, "
+            f"{self.blocks} blocks, {self.refused} refused; sending took {self.send_s:.1f} s)"
+        )
+
+
+# -- the network -------------------------------------------------------------------------------
+
+
+def init_bench_network(directory: Path, chain_id: str) -> Network:
+    """``net init`` of the default four organizations on ports free right now."""
+    return init_network(directory, chain_id=chain_id, ports=pick_free_ports(DEFAULT_ORGS))
+
+
+@contextlib.contextmanager
+def network_running(network: Network) -> Iterator[Network]:
+    """``net up`` (returns once every node committed a block), then ``net down`` whatever
+    happened inside."""
+    try:
+        control.up(network.dir)
+        yield network
+    finally:
+        control.down(network.dir)
+
+
+def read_cpu_seconds(network: Network) -> dict[tuple[str, str], float]:
+    """CPU time (user + system) used so far by each running process of the network, by
+    (org, process), from /proc and the supervisor's state file; empty where unreadable."""
+    state = control.read_state(network) or {}
+    ticks = os.sysconf("SC_CLK_TCK")
+    seconds: dict[tuple[str, str], float] = {}
+    for org in network.orgs:
+        for name in PROCESSES:
+            pid = state.get("processes", {}).get(org, {}).get(name, {}).get("pid")
+            if not isinstance(pid, int):
+                continue
+            try:
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            except (OSError, IndexError):
+                continue
+            seconds[(org, name)] = (int(fields[11]) + int(fields[12])) / ticks
+    return seconds
+
+
+# -- the load generator ------------------------------------------------------------------------
+
+
+def run_load(
+    rpcs: Sequence[str], raws: Sequence[bytes], *, in_flight: int = IN_FLIGHT, window: int = WINDOW
+) -> LoadResult:
+    """Send ``raws`` to the nodes whose RPC URLs are ``rpcs`` and wait until blocks hold them
+    all (or COMMIT_WAIT_S passes after the last send)."""
+    return asyncio.run(_load(list(rpcs), list(raws), in_flight, window))
+
+
+async def _load(  # noqa: PLR0915 - one measurement, read top to bottom
+    rpcs: list[str], raws: list[bytes], in_flight: int, window: int
+) -> LoadResult:
+    sent_at: dict[bytes, float] = {}
+    committed_at: dict[bytes, float] = {}
+    blocks = 0
+    all_seen = asyncio.Event()
+    subscribed = asyncio.Event()
+    wanted = {hashlib.sha256(r).digest() for r in raws}
+
+    async def follow() -> None:
+        nonlocal blocks
+        ws_url = rpcs[0].replace("http://", "ws://", 1) + "/websocket"
+        async with websockets.connect(ws_url, max_size=256 * 1024 * 1024) as ws:
+            query = {"query": "tm.event='NewBlock'"}
+            await ws.send(
+                json.dumps({"jsonrpc": "2.0", "id": 0, "method": "subscribe", "params": query})
+            )
+            subscribed.set()
+            async for message in ws:
+                now = time.perf_counter()
+                txs = _block_txs(message)
+                if txs is None:
+                    continue
+                blocks += 1 if txs else 0
+                for tx in txs:
+                    digest = hashlib.sha256(base64.b64decode(tx)).digest()
+                    if digest in wanted:
+                        committed_at.setdefault(digest, now)
+                room.set()
+                if len(committed_at) >= len(wanted):
+                    all_seen.set()
+                    return
+
+    room = asyncio.Event()  # set on every block: senders recheck the uncommitted window
+
+    follower = asyncio.create_task(follow())
+    await asyncio.wait_for(subscribed.wait(), 30)
+    refused = 0
+    # JSON-RPC requests made beforehand; each sender is one WebSocket to one node, one request
+    # at a time (CometBFT answers a connection's requests in order), senders spread over nodes.
+    requests = [
+        (
+            hashlib.sha256(raw).digest(),
+            json.dumps(
+                {
+                    "jsonrpc": "2.0",
+                    "id": i,
+                    "method": BROADCAST,
+                    "params": {"tx": base64.b64encode(raw).decode()},
+                }
+            ),
+        )
+        for i, raw in enumerate(raws)
+    ]
+    pending = iter(requests)
+
+    async def sender(rpc: str) -> None:
+        nonlocal refused
+        url = rpc.replace("http://", "ws://", 1) + "/websocket"
+        async with websockets.connect(url, max_size=16 * 1024 * 1024) as ws:
+            for digest, request in pending:
+                while len(sent_at) - len(committed_at) - refused >= window:
+                    room.clear()
+                    await room.wait()
+                sent_at[digest] = time.perf_counter()
+                await ws.send(request)
+                answer = json.loads(await ws.recv())
+                result: dict[str, Any] = answer.get("result") or {}
+                if result.get("code", 1) != 0:
+                    refused += 1
+                    wanted.discard(digest)
+
+    start = time.perf_counter()
+    await asyncio.gather(*(sender(rpcs[k % len(rpcs)]) for k in range(in_flight)))
+    sending = time.perf_counter() - start
+    if len(committed_at) >= len(wanted):
+        all_seen.set()
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(all_seen.wait(), COMMIT_WAIT_S)
+    follower.cancel()
+    latencies = sorted(committed_at[d] - sent_at[d] for d in committed_at if d in sent_at)
+    end = max(committed_at.values()) if committed_at else time.perf_counter()
+    return LoadResult(
+        sent=len(raws),
+        committed=len(committed_at),
+        refused=refused,
+        seconds=end - start,
+        p50_s=compute_percentile(latencies, 50),
+        p99_s=compute_percentile(latencies, 99),
+        blocks=blocks,
+        send_s=sending,
+    )
+
+
+def _block_txs(message: str | bytes) -> list[str] | None:
+    try:
+        value = json.loads(message)["result"]["data"]["value"]
+        txs: list[str] = value["block"]["data"]["txs"] or []
+        return txs
+    except (ValueError, KeyError, TypeError):
+        return None
+
+
+def compute_percentile(sorted_values: Sequence[float], p: int) -> float:
+    """The nearest-rank ``p``-th percentile of an ascending list (NaN when empty)."""
+    if not sorted_values:
+        return float("nan")
+    index = min(len(sorted_values) - 1, (len(sorted_values) * p) // 100)
+    return sorted_values[index]
+
+
+# -- the state -----------------------------------------------------------------------------
+
+
+class RpcStore:
+    """A read-only StateBackend over one node's CometBFT ``abci_query`` (path /store), so the
+    contracts' own readers (``metering.get_batch``...) read what that node committed."""
+
+    def __init__(self, rpc_url: str, *, timeout_s: float = 10.0) -> None:
+        self._client = httpx.Client(base_url=rpc_url, timeout=timeout_s)
+
+    def get(self, key: str) -> bytes | None:
+        params = {"path": '"/store"', "data": "0x" + key.encode("utf-8").hex()}
+        try:
+            response = self._client.get("/abci_query", params=params)
+            response.raise_for_status()
+            value = response.json()["result"]["response"].get("value")
+        except (httpx.HTTPError, ValueError, KeyError, TypeError) as exc:
+            raise NodeError(f"abci_query of {key!r} failed: {exc}") from exc
+        return base64.b64decode(value) if value else None
+
+    def iter_prefix(self, prefix: str) -> Iterator[tuple[str, bytes]]:
+        raise NodeError(f"abci_query /store reads single keys; it cannot scan {prefix!r}")
+
+    def close(self) -> None:
+        self._client.close()
