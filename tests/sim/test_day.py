@@ -108,7 +108,8 @@ def test_adding_participants_leaves_the_others_unchanged(day: Day) -> None:
 
 
 def test_generator_uses_integer_arithmetic_and_seeded_streams_only() -> None:
-    for path in sorted(SIM_SOURCE.glob("*.py")):
+    # runner.py is the driver that talks to a node (wall clock, real seconds), not the generator
+    for path in sorted(p for p in SIM_SOURCE.glob("*.py") if p.name != "runner.py"):
         tree = ast.parse(path.read_text(), filename=str(path))
         for node in ast.walk(tree):
             where = f"{path.name}:{getattr(node, 'lineno', '?')}"

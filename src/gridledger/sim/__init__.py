@@ -1,7 +1,8 @@
 """A seeded, deterministic simulator of one day of a local energy market (issue 5).
 
-Pure: it builds participants, their orders (placed from forecasts) and what their meters measure;
-the driver that registers, submits and settles them lives elsewhere. See ``day.generate_day``.
+The generator is pure: it builds participants, their orders (placed from forecasts) and what
+their meters measure (``day.generate_day``). ``runner.DayRunner``, the driver that registers,
+submits and settles them through a node's API, is the one module here that is not.
 """
 
 from __future__ import annotations
