@@ -85,6 +85,9 @@ def compute_series_lengths(meters: int, readings: int, batch_size: int) -> list[
     return lengths
 
 
+ENDED_MARGIN_S = 3600
+
+
 def prepare_workload(
     *,
     chain_id: str,
@@ -95,13 +98,14 @@ def prepare_workload(
     now_s: int,
 ) -> Workload:
     """``readings`` readings in each mode over ``meters`` meters, ``batch_size`` at most per
-    transaction, every interval ended by ``now_s``."""
+    transaction, every interval ended an hour before ``now_s``: CheckTx judges "has the interval
+    ended" by the last block's time, and without traffic the last block can be minutes old."""
     lengths = compute_series_lengths(meters, readings, batch_size)
     ids = tuple(f"m{i:05d}" for i in range(meters))
     rng = random.Random(SEED)  # noqa: S311 - reproducible registers, not a secret
     registers = {meter: rng.randrange(10**6, 10**8) for meter in ids}
     longest = lengths[0]
-    last_start = (now_s // INTERVAL_S - 1) * INTERVAL_S
+    last_start = ((now_s - ENDED_MARGIN_S) // INTERVAL_S - 1) * INTERVAL_S
     modes = []
     for m, mode in enumerate((METER_SIGNED, HEAD_END_SIGNED)):
         first_start = last_start - ((2 - m) * longest - 1) * INTERVAL_S
