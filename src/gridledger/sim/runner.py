@@ -21,15 +21,15 @@ import hashlib
 import json
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from gridledger.client import Client
-from gridledger.contracts.metering import (
-    compute_batch_root,
-    encode_batch_sign_bytes,
-    encode_reading_sign_bytes,
+from gridledger.client.metering import (
+    build_head_end_batch,
+    build_meter_signed_batch,
+    make_reading,
 )
 from gridledger.contracts.metering.reading import Reading
 from gridledger.crypto import PrivateKey
@@ -123,18 +123,6 @@ def _problem(result: dict[str, Any]) -> str | None:
     return f"{status}: not committed in time"
 
 
-def _reading_json(reading: Reading) -> dict[str, Any]:
-    item: dict[str, Any] = {
-        "meter": reading.meter,
-        "channel": reading.channel,
-        "interval_start": reading.interval_start,
-        "register_wh": reading.register_wh,
-    }
-    if reading.signature is not None:
-        item["signature"] = reading.signature.hex()
-    return item
-
-
 class DayRunner:
     def __init__(
         self,
@@ -169,10 +157,6 @@ class DayRunner:
         """Grid time now by the wall clock (what the next block's time will roughly give)."""
         return compute_grid_time_ms(self.params, time.time_ns() // 1_000_000) // 1000
 
-    def real_s(self, grid_s: int) -> float:
-        """Grid seconds as real seconds under the chain's speed-up."""
-        return grid_s / int(self.params.get("grid_clock_speedup", 1))
-
     def start_of(self, k: int) -> int:
         return self.day.day_start_s + INTERVAL_S * k
 
@@ -183,13 +167,7 @@ class DayRunner:
 
     def _send(self, txs: Sequence[Transaction], what: str) -> list[str]:
         """Submit and wait; return the errors (rejections) as ``what: error: log`` lines."""
-        problems: list[str] = []
-        for i in range(0, len(txs), BATCH):
-            for result in self.client.submit_many(txs[i : i + BATCH], wait=True, timeout_s=60):
-                problem = _problem(result)
-                if problem is not None:
-                    problems.append(f"{what}: {problem}")
-        return problems
+        return [f"{what}: {p}" for p in self._submit(txs) if p is not None]
 
     def _refresh_height(self) -> None:
         status = self.client.status()
@@ -425,38 +403,16 @@ class DayRunner:
         own: list[Reading] = []
         for k, p in ((k, p) for k in intervals for p in self.day.participants):
             for channel in ("import", "export") if p.direction == "both" else ("import",):
-                reading = Reading(
-                    meter=p.meter,
-                    channel=channel,
-                    interval_start=self.start_of(k),
-                    register_wh=self.day.registers(p.name, channel)[k + 1],
-                    page=None,
-                    error_flags="",
-                    signature=None,
-                )
-                if p.role == "consumer":
-                    key = self.meter_keys[p.name]
-                    signature = key.sign(encode_reading_sign_bytes(reading.leaf))
-                    own.append(replace(reading, signature=signature))
-                else:
-                    head_end.append(reading)
-        txs = []
+                register = self.day.registers(p.name, channel)[k + 1]
+                reading = make_reading(p.meter, channel, self.start_of(k), register)
+                (own if p.role == "consumer" else head_end).append(reading)
+        batches = []
         if head_end:
-            root = compute_batch_root(head_end)
-            args = {
-                "readings": [_reading_json(r) for r in head_end],
-                "root": root.hex(),
-                "head_end": HEAD_END,
-                "signature": self.head_end_key.sign(encode_batch_sign_bytes(HEAD_END, root)).hex(),
-            }
-            txs.append(self._tx("metering", "submit_readings", args, self.operator))
+            batches.append(build_head_end_batch(head_end, HEAD_END, self.head_end_key))
         if own:
-            args = {
-                "readings": [_reading_json(r) for r in own],
-                "root": compute_batch_root(own).hex(),
-            }
-            txs.append(self._tx("metering", "submit_readings", args, self.operator))
-        return txs
+            keys = {p.meter: self.meter_keys[p.name] for p in self.day.participants}
+            batches.append(build_meter_signed_batch(own, keys))
+        return [self._tx("metering", "submit_readings", b, self.operator) for b in batches]
 
     # -- reading the day back ------------------------------------------------------------------
 

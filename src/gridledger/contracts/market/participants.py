@@ -25,6 +25,7 @@ from gridledger.contracts.market.params import (
     require_params,
 )
 from gridledger.contracts.metering import get_meter
+from gridledger.contracts.metering.registry import CHANNELS
 from gridledger.errors import Conflict, InvalidTransaction, NotFound, RuleViolation, Unauthorized
 from gridledger.ledger.context import TxContext
 from gridledger.ledger.gridclock import read_grid_time_ms
@@ -36,11 +37,6 @@ MAX_METERS = 16
 NEEDED_CHANNELS: Mapping[str, frozenset[str]] = {
     "consumer": frozenset({"import"}),
     "prosumer": frozenset({"import", "export"}),
-}
-CHANNELS_OF: Mapping[str, frozenset[str]] = {
-    "import": frozenset({"import"}),
-    "export": frozenset({"export"}),
-    "both": frozenset({"import", "export"}),
 }
 
 
@@ -137,7 +133,7 @@ def _verify_meter(state: State, msg: RegisterParticipant, meter_id: str) -> froz
     holder = state.get(PARTICIPANT_METER_PREFIX + meter_id)
     if holder is not None:
         raise Conflict(f"meter {meter_id} already settles participant {holder.decode('ascii')}")
-    return CHANNELS_OF[meter["direction"]]
+    return frozenset(CHANNELS[meter["direction"]])
 
 
 def apply_register_participant(ctx: TxContext, msg: RegisterParticipant) -> None:

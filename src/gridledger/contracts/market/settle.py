@@ -16,7 +16,7 @@ balance. See docs/contracts/market.md, "Settlement".
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -35,14 +35,16 @@ from gridledger.contracts.market.params import (
     trade_key,
     verify_interval_start,
 )
-from gridledger.contracts.market.participants import CHANNELS_OF, is_in_interval, list_participants
+from gridledger.contracts.market.participants import is_in_interval, list_participants
 from gridledger.contracts.market.settlement import (
     Invoice,
     Metered,
     TradeLine,
+    TradeSettlement,
     compute_settlement,
 )
 from gridledger.contracts.metering import get_interval_energy, get_meter
+from gridledger.contracts.metering.registry import CHANNELS
 from gridledger.errors import Conflict, RuleViolation
 from gridledger.ledger.context import TxContext
 from gridledger.ledger.gridclock import read_grid_time_ms
@@ -103,8 +105,8 @@ def compute_metered(state: State, participant: Mapping[str, Any], start_s: int) 
     totals: dict[str, int | None] = {"import": 0, "export": 0}
     for meter_id in participant["meters"]:
         meter = get_meter(state, meter_id)
-        channels = CHANNELS_OF[meter["direction"]] if meter is not None else frozenset()
-        for channel in sorted(channels):
+        channels = CHANNELS[meter["direction"]] if meter is not None else ()
+        for channel in channels:
             energy = get_interval_energy(state, meter_id, start_s, channel)
             total = totals[channel]
             totals[channel] = None if energy is None or total is None else total + energy
@@ -246,7 +248,10 @@ def _store_invoice(ctx: TxContext, start: int, record: Mapping[str, Any]) -> Non
 
 
 def _summary(
-    ctx: TxContext, start: int, outcomes: Any, invoices: list[dict[str, Any]]
+    ctx: TxContext,
+    start: int,
+    outcomes: Sequence[TradeSettlement],
+    invoices: list[dict[str, Any]],
 ) -> dict[str, Any]:
     def total(name: str) -> int:
         return sum(int(record[name]) for record in invoices)
