@@ -73,6 +73,9 @@ class TxContext:
     tx: Transaction
     events: list[Event] = field(default_factory=list)
     validator_changes: list[ValidatorChange] = field(default_factory=list)
+    # What a method's ``check`` computed for its ``apply`` in the same transaction (both run on
+    # this context, on the same state, one after the other), so apply need not compute it again.
+    memo: dict[str, Any] = field(default_factory=dict)
 
     @property
     def sender(self) -> str:

@@ -24,8 +24,9 @@ from typing import Any
 
 from gridledger import codec, merkle
 from gridledger.contracts.args import require_fields, take_hex32, take_int, take_str
-from gridledger.contracts.metering.registry import take_id
+from gridledger.contracts.metering.registry import ID_PATTERN, take_id
 from gridledger.errors import InvalidTransaction
+from gridledger.merkle.tree import compute_root_from_hashes
 
 # -- constants ---------------------------------------------------------------------------------
 
@@ -38,6 +39,7 @@ MAX_INTERVAL_START = 2**40
 ERROR_FLAGS = frozenset("Et")  # OCMF EF: E = energy, t = time unusable for billing
 SIGNATURE_HEX_CHARS = 128
 _HEX = frozenset("0123456789abcdef")
+_ID = ID_PATTERN
 
 # -- messages ----------------------------------------------------------------------------------
 
@@ -63,6 +65,8 @@ class SubmitReadings:
     root: bytes
     head_end: str | None
     head_end_signature: bytes | None
+    leaves: tuple[bytes, ...]  # each reading's canonical leaf, in batch order
+    leaf_hashes: tuple[bytes, ...]  # their RFC 9162 leaf hashes, under ``root``
 
 
 # -- encoding ----------------------------------------------------------------------------------
@@ -79,6 +83,19 @@ def encode_reading_leaf(reading: Reading) -> bytes:
             "register_wh": reading.register_wh,
         }
     )
+
+
+def _encode_parsed_leaf(reading: Reading) -> bytes:
+    """``encode_reading_leaf`` of a reading ``parse_reading`` accepted, without the generic
+    encoder: its strings need no escaping (an id of ``[A-Za-z0-9._:-]``, ``import``/``export``,
+    flags of ``E``/``t``) and its numbers are non-negative integers, so the canonical text is
+    this template (tests compare the two over generated readings)."""
+    page = "null" if reading.page is None else str(reading.page)
+    return (
+        f'{{"channel":"{reading.channel}","error_flags":"{reading.error_flags}",'
+        f'"interval_start":{reading.interval_start},"meter":"{reading.meter}",'
+        f'"page":{page},"register_wh":{reading.register_wh}}}'
+    ).encode("ascii")
 
 
 def encode_reading_sign_bytes(leaf: bytes) -> bytes:
@@ -132,6 +149,7 @@ def compute_interval_energies(delta_wh: int, intervals: int) -> list[int]:
 
 _READING_FIELDS = frozenset({"meter", "channel", "interval_start", "register_wh"})
 _READING_OPTIONAL = frozenset({"page", "error_flags", "signature"})
+_ALL_READING_FIELDS = _READING_FIELDS | _READING_OPTIONAL
 
 
 def take_signature(args: Mapping[str, Any], name: str) -> bytes:
@@ -150,7 +168,61 @@ def take_interval_start(item: Mapping[str, Any]) -> int:
     return value
 
 
+_FLAGS = {"": "", "E": "E", "t": "t", "Et": "Et", "tE": "Et"}  # accepted forms, sorted
+_CHANNELS = frozenset({"import", "export"})
+
+
+def _parse_plain_reading(item: Any) -> Reading | None:
+    """The common case, checked with fewer steps: a reading whose every field is plainly valid
+    (exact types, ranges, alignment, id pattern, lowercase hex signature). Anything else is
+    None, and ``parse_reading``'s field-by-field path decides and names the problem. Accepts
+    nothing that path refuses and parses to the same Reading (tests compare the two)."""
+    if type(item) is not dict or not _READING_FIELDS <= item.keys() <= _ALL_READING_FIELDS:
+        return None
+    meter, channel = item["meter"], item["channel"]
+    start, register = item["interval_start"], item["register_wh"]
+    page = item.get("page")
+    raw_flags = item.get("error_flags", "")
+    flags = _FLAGS.get(raw_flags) if type(raw_flags) is str else None
+    signature = item.get("signature")
+    if (
+        type(meter) is not str
+        or not _ID.fullmatch(meter)
+        or type(channel) is not str
+        or channel not in _CHANNELS
+        or type(start) is not int
+        or not 0 <= start <= MAX_INTERVAL_START
+        or start % INTERVAL_S
+        or type(register) is not int
+        or not 0 <= register <= codec.INT_MAX
+        or (page is not None and (type(page) is not int or not 0 <= page <= MAX_PAGE))
+        or ("page" in item and page is None)
+        or flags is None
+    ):
+        return None
+    if signature is not None:
+        if type(signature) is not str or len(signature) != SIGNATURE_HEX_CHARS:
+            return None
+        if not _HEX.issuperset(signature):
+            return None
+        signature = bytes.fromhex(signature)
+    elif "signature" in item:
+        return None
+    return Reading(
+        meter=meter,
+        channel=channel,
+        interval_start=start,
+        register_wh=register,
+        page=page,
+        error_flags=flags,
+        signature=signature,
+    )
+
+
 def parse_reading(item: Any, index: int) -> Reading:
+    plain = _parse_plain_reading(item)
+    if plain is not None:
+        return plain
     if not isinstance(item, dict):
         raise InvalidTransaction(f"reading {index} must be an object")
     try:
@@ -183,7 +255,9 @@ def parse_submit_readings(args: Mapping[str, Any]) -> SubmitReadings:
         raise InvalidTransaction(f"readings must be a list of 1 to {MAX_READINGS} readings")
     readings = tuple(parse_reading(item, i) for i, item in enumerate(items))
     root = bytes.fromhex(take_hex32(args, "root"))
-    computed = compute_batch_root(readings)
+    leaves = tuple(_encode_parsed_leaf(reading) for reading in readings)
+    leaf_hashes = tuple(merkle.leaf_hash(leaf) for leaf in leaves)
+    computed = compute_root_from_hashes(leaf_hashes)
     if computed != root:
         raise InvalidTransaction(
             f"root {root.hex()} does not match the readings' Merkle root {computed.hex()}"
@@ -203,4 +277,6 @@ def parse_submit_readings(args: Mapping[str, Any]) -> SubmitReadings:
         root=root,
         head_end=head_end,
         head_end_signature=take_signature(args, "signature") if head_end is not None else None,
+        leaves=leaves,
+        leaf_hashes=leaf_hashes,
     )

@@ -20,7 +20,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from gridledger import merkle
 from gridledger.contracts.metering.reading import (
     INTERVAL_S,
     Reading,
@@ -28,6 +27,7 @@ from gridledger.contracts.metering.reading import (
     compute_interval_energies,
     compute_register_delta,
     encode_batch_sign_bytes,
+    encode_reading_leaf,
     encode_reading_sign_bytes,
     is_plausible_energy,
 )
@@ -43,6 +43,7 @@ from gridledger.errors import (
 from gridledger.ledger.context import BlockEnv, TxContext
 from gridledger.ledger.gridclock import read_grid_time_ms
 from gridledger.ledger.state import State
+from gridledger.merkle.tree import HASH_SIZE, compute_inclusion_path, compute_root_from_hashes
 
 # -- constants ---------------------------------------------------------------------------------
 
@@ -77,8 +78,8 @@ def batch_key(root_hex: str) -> str:
     return f"metering/batch/{root_hex}"
 
 
-def leaf_key(root_hex: str, index: int) -> str:
-    return f"metering/leaf/{root_hex}/{index:06d}"
+def leaves_key(root_hex: str) -> str:
+    return f"metering/leaves/{root_hex}"
 
 
 def get_reading(
@@ -139,13 +140,30 @@ def compute_reading_proof(
     reading = get_reading(state, meter_id, interval_start, channel)
     if reading is None:
         raise NotFound(f"no reading of meter {meter_id} for interval {interval_start}")
-    leaves = [leaf for _, leaf in state.iter_prefix(f"metering/leaf/{reading['batch']}/")]
+    packed = state.get(leaves_key(reading["batch"])) or b""
+    hashes = [packed[i : i + HASH_SIZE] for i in range(0, len(packed), HASH_SIZE)]
     index = int(reading["index"])
+
+    def read_node(level: int, node: int) -> bytes:
+        first = node << level
+        return compute_root_from_hashes(hashes[first : first + (1 << level)])
+
+    leaf = encode_reading_leaf(
+        Reading(
+            meter=reading["meter"],
+            channel=reading["channel"],
+            interval_start=int(reading["interval_start"]),
+            register_wh=int(reading["register_wh"]),
+            page=reading["page"],
+            error_flags=reading["error_flags"],
+            signature=None,
+        )
+    )
     return ReadingProof(
-        leaf=leaves[index],
+        leaf=leaf,
         index=index,
-        size=len(leaves),
-        path=tuple(merkle.inclusion_proof(leaves, index)),
+        size=len(hashes),
+        path=tuple(compute_inclusion_path(0, index, len(hashes), read_node)),
         root=bytes.fromhex(reading["batch"]),
     )
 
@@ -176,15 +194,16 @@ class Plan:
 
 
 def compute_plan(state: State, env: BlockEnv, msg: SubmitReadings, *, verify: bool) -> Plan:
+    """The batch's checks, reading by reading; raises the first failure, else what to write."""
     if get_batch(state, msg.root.hex()) is not None:
         raise Conflict(f"batch {msg.root.hex()} was already submitted")
     if msg.head_end is not None and verify:
         _verify_head_end(state, msg)
     plan = Plan()
     now_s = read_grid_time_ms(state, env) // 1000
-    for index, reading in enumerate(msg.readings):
+    for index, (reading, leaf) in enumerate(zip(msg.readings, msg.leaves, strict=True)):
         try:
-            _plan_reading(state, now_s, plan, reading, verify=verify)
+            _plan_reading(state, now_s, plan, reading, leaf, verify=verify)
         except GridledgerError as exc:
             where = f"{reading.meter} {reading.channel} {reading.interval_start}"
             raise type(exc)(f"reading {index} ({where}): {exc.message}") from exc
@@ -209,7 +228,9 @@ def _verify_head_end(state: State, msg: SubmitReadings) -> None:
         ) from exc
 
 
-def _plan_reading(state: State, now_s: int, plan: Plan, reading: Reading, *, verify: bool) -> None:
+def _plan_reading(
+    state: State, now_s: int, plan: Plan, reading: Reading, leaf: bytes, *, verify: bool
+) -> None:
     meter = get_meter(state, reading.meter)
     if meter is None:
         raise NotFound(f"meter {reading.meter} is not registered")
@@ -224,7 +245,7 @@ def _plan_reading(state: State, now_s: int, plan: Plan, reading: Reading, *, ver
             f"register {reading.register_wh} does not fit the meter's {meter['register_bits']} bits"
         )
     if verify and reading.signature is not None:
-        message = encode_reading_sign_bytes(reading.leaf)
+        message = encode_reading_sign_bytes(leaf)
         VERIFIED.verify(ED25519, bytes.fromhex(meter["public_key"]), message, reading.signature)
     series = (reading.meter, reading.channel)
     last = plan.last.get(series) or state.get_json(last_key(*series))
@@ -323,12 +344,17 @@ def _plan_interval(
     plan.writes.append((interval_key(reading.meter, reading.channel, start), record))
 
 
+_PLAN = "metering.plan"
+
+
 def check_submit_readings(ctx: TxContext, msg: SubmitReadings) -> None:
-    compute_plan(ctx.state, ctx.env, msg, verify=True)
+    ctx.memo[_PLAN] = compute_plan(ctx.state, ctx.env, msg, verify=True)
 
 
 def apply_submit_readings(ctx: TxContext, msg: SubmitReadings) -> None:
-    plan = compute_plan(ctx.state, ctx.env, msg, verify=False)  # check_ verified the signatures
+    plan = ctx.memo.pop(_PLAN, None)
+    if not isinstance(plan, Plan):  # apply called without check on this context
+        plan = compute_plan(ctx.state, ctx.env, msg, verify=True)
     root_hex = msg.root.hex()
     log_index = ctx.append_log("metering.submit_readings")
     tx_id = ctx.tx.tx_id.hex()
@@ -349,7 +375,7 @@ def apply_submit_readings(ctx: TxContext, msg: SubmitReadings) -> None:
         }
         key = reading_key(reading.meter, reading.channel, reading.interval_start)
         ctx.state.put_json(key, record)
-        ctx.state.put(leaf_key(root_hex, index), reading.leaf)
+    ctx.state.put(leaves_key(root_hex), b"".join(msg.leaf_hashes))
     for key, value in plan.writes:
         ctx.state.put_json(key, value)
     for (meter_id, channel), last in sorted(plan.last.items()):
