@@ -23,7 +23,9 @@ import contextlib
 import hashlib
 import json
 import os
+import re
 import time
+from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,6 +43,8 @@ IN_FLIGHT = 16
 WINDOW = 1_000
 BROADCAST = "broadcast_tx_sync"
 COMMIT_WAIT_S = 120.0
+MAX_REASONS = 5
+REASON_CHARS = 200
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +57,7 @@ class LoadResult:
     p99_s: float
     blocks: int
     send_s: float
+    refusals: tuple[tuple[str, int], ...] = ()  # CheckTx's reasons, most frequent first
 
     @property
     def tps(self) -> float:
@@ -63,7 +68,12 @@ class LoadResult:
             f"{name:<11} {self.tps:8,.0f} tx/s   p50 {self.p50_s:5.2f} s   p99 {self.p99_s:5.2f} s"
             f"   ({self.committed:,} of {self.sent:,} committed in {self.seconds:.1f} s, "
             f"{self.blocks} blocks, {self.refused} refused; sending took {self.send_s:.1f} s)"
+            + self.format_refusals()
         )
+
+    def format_refusals(self) -> str:
+        """The reasons CheckTx gave for refusals, if any, for the line after the figures."""
+        return "".join(f"\n  refused {n} x: {reason}" for reason, n in self.refusals)
 
 
 # -- the network -------------------------------------------------------------------------------
@@ -102,6 +112,31 @@ def read_cpu_seconds(network: Network) -> dict[tuple[str, str], float]:
                 continue
             seconds[(org, name)] = (int(fields[11]) + int(fields[12])) / ticks
     return seconds
+
+
+def wait_nodes_caught_up(rpcs: Sequence[str], *, timeout_s: float = 30.0) -> int:
+    """Wait until every node has committed the height the first one is at now, and return it.
+
+    The load generator follows one node's blocks; the others may commit the same block a moment
+    later. Transactions that depend on it (readings of meters registered there) must not reach
+    a node that has not committed it yet, or its CheckTx refuses them."""
+    target = _height(rpcs[0])
+    deadline = time.monotonic() + timeout_s
+    while True:
+        heights = [_height(url) for url in rpcs]
+        if min(heights) >= target:
+            return target
+        if time.monotonic() > deadline:
+            raise NodeError(f"nodes did not reach height {target} in {timeout_s:.0f} s: {heights}")
+        time.sleep(0.05)
+
+
+def _height(rpc_url: str) -> int:
+    try:
+        response = httpx.get(f"{rpc_url}/status", timeout=5)
+        return int(response.json()["result"]["sync_info"]["latest_block_height"])
+    except (httpx.HTTPError, KeyError, ValueError, TypeError) as exc:
+        raise NodeError(f"status of {rpc_url} unreadable: {exc}") from exc
 
 
 # -- the load generator ------------------------------------------------------------------------
@@ -154,6 +189,7 @@ async def _load(  # noqa: PLR0915 - one measurement, read top to bottom
     follower = asyncio.create_task(follow())
     await asyncio.wait_for(subscribed.wait(), 30)
     refused = 0
+    reasons: Counter[str] = Counter()
     # JSON-RPC requests made beforehand; each sender is one WebSocket to one node, one request
     # at a time (CometBFT answers a connection's requests in order), senders spread over nodes.
     requests = [
@@ -187,6 +223,7 @@ async def _load(  # noqa: PLR0915 - one measurement, read top to bottom
                 if result.get("code", 1) != 0:
                     refused += 1
                     wanted.discard(digest)
+                    reasons[_refusal_reason(answer)] += 1
 
     start = time.perf_counter()
     await asyncio.gather(*(sender(rpcs[k % len(rpcs)]) for k in range(in_flight)))
@@ -207,7 +244,16 @@ async def _load(  # noqa: PLR0915 - one measurement, read top to bottom
         p99_s=compute_percentile(latencies, 99),
         blocks=blocks,
         send_s=sending,
+        refusals=tuple(reasons.most_common(MAX_REASONS)),
     )
+
+
+def _refusal_reason(answer: dict[str, Any]) -> str:
+    """CheckTx's log for a refused broadcast, or the JSON-RPC error, shortened; a reason shared
+    by many transactions reads the same for each (digits of ids and numbers are not kept)."""
+    result = answer.get("result") or {}
+    text = str(result.get("log") or answer.get("error") or "no reason given")
+    return re.sub(r"[0-9a-f]{16,}|\d+", "#", text)[:REASON_CHARS]
 
 
 def _block_txs(message: str | bytes) -> list[str] | None:

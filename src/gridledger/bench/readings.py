@@ -40,6 +40,7 @@ from gridledger.bench.load import (
     network_running,
     read_cpu_seconds,
     run_load,
+    wait_nodes_caught_up,
 )
 from gridledger.bench.workload import (
     HEAD_END,
@@ -245,13 +246,17 @@ def measure_network(
     try:
         registration = run_load(rpcs, workload.registrations, in_flight=in_flight)
         _verify_registered(State(store), workload)
-        modes = tuple(
-            _measure_mode(network, store, mode, batches, in_flight=in_flight, window=window)
-            for mode, batches in workload.modes
-        )
+        modes = []
+        for mode, batches in workload.modes:
+            # Every node must know the meters (and the previous mode's last readings) before
+            # readings that build on them reach its CheckTx.
+            wait_nodes_caught_up(rpcs)
+            modes.append(
+                _measure_mode(network, store, mode, batches, in_flight=in_flight, window=window)
+            )
     finally:
         store.close()
-    return NetworkRun(registration=registration, modes=modes)
+    return NetworkRun(registration=registration, modes=tuple(modes))
 
 
 def _verify_registered(state: State, workload: Workload) -> None:
@@ -338,7 +343,7 @@ def format_network(result: NetworkRun, network: Network) -> str:
     reg = result.registration
     lines = [
         f"network: {reg.committed:,} registrations committed in {reg.seconds:.1f} s "
-        f"({reg.refused} refused)"
+        f"({reg.refused} refused)" + reg.format_refusals()
     ]
     for m in result.modes:
         load = m.load
@@ -348,7 +353,7 @@ def format_network(result: NetworkRun, network: Network) -> str:
             f"p50 {load.p50_s:5.2f} s   p99 {load.p99_s:5.2f} s   (target >= "
             f"{TARGETS[m.mode]:,}; {m.readings_stored:,} of {m.readings_sent:,} readings stored "
             f"in {m.batches_stored} of {load.sent} transactions, {load.seconds:.1f} s, "
-            f"{load.blocks} blocks, {load.refused} refused)"
+            f"{load.blocks} blocks, {load.refused} refused)" + load.format_refusals()
         )
         lines.append("  " + format_cpu(m, network))
     return "\n".join(lines)
