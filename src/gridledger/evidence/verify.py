@@ -19,7 +19,6 @@ Any failure raises InvalidProof with the reason.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -37,6 +36,7 @@ FORMAT = "gridledger/evidence-certificate/v1"
 TOP_FIELDS = frozenset(
     {"format", "chain_id", "document", "batch", "record", "entries", "block", "trust_anchor"}
 )
+ENTRY_ITEM_FIELDS = frozenset({"entry", "index", "path"})
 ENTRY_KINDS = {
     "notary.record": ("notary", "record"),
     "notary.record_batch": ("notary", "record_batch"),
@@ -45,7 +45,6 @@ ENTRY_KINDS = {
     "notary.dispute": ("notary", "dispute"),
     "notary.revoke": ("notary", "revoke"),
 }
-_LOWER_HEX = re.compile("(?:[0-9a-f]{2})*")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -304,7 +303,7 @@ def _hash_hex(value: Any, what: str) -> bytes:
 def _verify_entry(
     item: Any, n: int, log_size: int, log_root: bytes, chain_id: str, height: int
 ) -> Transaction:
-    if not isinstance(item, dict) or set(item) != {"entry", "index", "path"}:
+    if not isinstance(item, dict) or item.keys() != ENTRY_ITEM_FIELDS:
         raise InvalidProof(f"entry {n} must have exactly entry, index and path")
     entry, index = item["entry"], item["index"]
     path = _hashes(item["path"], f"entry {n} path")
@@ -338,7 +337,10 @@ def _tx_bytes(leaf: bytes) -> bytes:
 def _compare_record(given: Any, expected: dict[str, Any]) -> None:
     if not isinstance(given, dict):
         raise InvalidProof("certificate record must be an object")
-    # As canonical JSON: Python's == would call true and 1, or 1 and 1.0, equal.
+    # As canonical JSON: Python's == alone would call true and 1, or 1 and 1.0, equal. Equal
+    # values of the very same types have one canonical JSON, so the usual case needs no encoding.
+    if given == expected and _is_same_json(given, expected):
+        return
     if codec.encode_for_check(given) == codec.encode_for_check(expected):
         return
     for field in sorted(set(given) | set(expected)):  # find and name the difference
@@ -347,6 +349,20 @@ def _compare_record(given: Any, expected: dict[str, Any]) -> None:
         if codec.encode_for_check(given[field]) != codec.encode_for_check(expected[field]):
             raise InvalidProof(f"record field {field!r} does not match the signed log entries")
     raise InvalidProof("record does not match the signed log entries")
+
+
+def _is_same_json(given: Any, expected: Any) -> bool:
+    """Whether ``given``, already ``==`` to ``expected``, has the very same type at every place
+    (string keys included). A fast path only: False sends the caller to the canonical-JSON
+    comparison, which decides and names the difference."""
+    kind = type(expected)
+    if type(given) is not kind:
+        return False
+    if kind is dict:
+        return all(type(k) is str and _is_same_json(v, expected[k]) for k, v in given.items())
+    if kind is list:
+        return all(map(_is_same_json, given, expected))
+    return True
 
 
 def _verify_document(document: Any, batch: Any, record: Mapping[str, Any]) -> str:
@@ -381,18 +397,27 @@ def _verify_document(document: Any, batch: Any, record: Mapping[str, Any]) -> st
 
 
 def _hex(value: Any, what: str) -> bytes:
-    """Bytes from lowercase hex: the one spelling a certificate uses, so each value has one."""
-    if type(value) is not str or _LOWER_HEX.fullmatch(value) is None:
-        raise InvalidProof(f"{what} must be lowercase hex")
-    return bytes.fromhex(value)
+    """Bytes from lowercase hex: the one spelling a certificate uses, so each value has one.
+    ``bytes.fromhex`` also takes upper case and spaces; the round trip refuses them."""
+    if type(value) is str:
+        raw = _from_hex(value)
+        if raw is not None and raw.hex() == value:
+            return raw
+    raise InvalidProof(f"{what} must be lowercase hex")
 
 
 def _hashes(values: Any, what: str) -> list[bytes]:
     """A list of 32-byte hashes in lowercase hex, checked and converted in one pass."""
-    if type(values) is not list or any(type(v) is not str or len(v) != 64 for v in values):
-        raise InvalidProof(f"{what} must be a list of 32-byte hashes in lowercase hex")
-    joined = "".join(values)
-    if _LOWER_HEX.fullmatch(joined) is None:
-        raise InvalidProof(f"{what} must be a list of 32-byte hashes in lowercase hex")
-    raw = bytes.fromhex(joined)
-    return [raw[i : i + 32] for i in range(0, len(raw), 32)]
+    if type(values) is list and all(type(v) is str and len(v) == 64 for v in values):
+        joined = "".join(values)
+        raw = _from_hex(joined)
+        if raw is not None and raw.hex() == joined:
+            return [raw[i : i + 32] for i in range(0, len(raw), 32)]
+    raise InvalidProof(f"{what} must be a list of 32-byte hashes in lowercase hex")
+
+
+def _from_hex(text: str) -> bytes | None:
+    try:
+        return bytes.fromhex(text)
+    except ValueError:
+        return None
