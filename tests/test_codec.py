@@ -209,3 +209,54 @@ def test_decode_lenient_reads_any_json_layout_of_the_same_value(value: Any) -> N
     loose = json.dumps(value, indent=2, ensure_ascii=True)
 
     assert codec.encode(codec.decode(loose.encode(), canonical=False)) == codec.encode(value)
+
+
+# -- the fast path of canonical decoding ---------------------------------------------------------
+# Canonical bytes are parsed in C and checked by re-encoding; anything unusual is decoded again
+# by the careful path. The careful path is what decoding a str runs, so bytes and str must give
+# the same value or the same error for every input.
+
+
+def decode_outcome(data: bytes | str) -> tuple[str, Any]:
+    try:
+        return "value", codec.decode(data)
+    except DecodeError as exc:
+        return "error", exc.message
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        pytest.param(b'{"a":"1234567890123456789012345"}', id="long-digit-run-in-a-string"),
+        pytest.param(b"[9223372036854775807,-9223372036854775808]", id="19-digit-bounds"),
+        pytest.param(b"[9223372036854775808]", id="19-digit-out-of-range"),
+        pytest.param(b"[123456789012345678]", id="18-digits"),
+        pytest.param(b"[1.0]", id="float-that-re-encodes-alike"),
+        pytest.param(b"[1e3]", id="exponent"),
+        pytest.param(b'{"a":1,"a":1}', id="duplicate-key-with-same-value"),
+        pytest.param(b'{"a":1,"a":2}', id="duplicate-key"),
+        pytest.param(b'{"b":1,"a":2}', id="unsorted-keys"),
+        pytest.param(b'["\\ud800"]', id="lone-surrogate"),
+        pytest.param(b"[" * 33 + b"]" * 33, id="too-deep"),
+        pytest.param(b"[NaN]", id="nan"),
+        pytest.param(b"[true, 1]", id="whitespace"),
+        pytest.param(b'"\\u00e9"', id="needless-escape"),
+    ],
+)
+def test_decode_of_bytes_agrees_with_the_careful_path(raw: bytes) -> None:
+    assert decode_outcome(raw) == decode_outcome(raw.decode("utf-8"))
+
+
+@settings(max_examples=300, deadline=None)
+@given(json_values, st.integers(min_value=0), st.binary(max_size=3))
+def test_decode_of_mutated_canonical_bytes_agrees_with_the_careful_path(
+    value: Any, position: int, insert: bytes
+) -> None:
+    raw = codec.encode(value)
+    at = position % (len(raw) + 1)
+    mutated = raw[:at] + insert + raw[at + len(insert) :]
+    try:
+        text = mutated.decode("utf-8")
+    except UnicodeDecodeError:
+        return  # not text: bytes are refused before either path runs
+    assert decode_outcome(mutated) == decode_outcome(text)

@@ -33,6 +33,13 @@ _STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"')
 _NON_BRACKET_BYTES = bytes(b for b in range(256) if b not in b"[]{}")
 _INNERMOST_PAIR = re.compile(rb"\[\]|\{\}")
 _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+# Every digit byte to "0", every other byte to " ": a run of 19 digits (the shortest integer
+# that can leave the int64 range) is then a plain substring search.
+_DIGITS_ONLY = bytes.maketrans(
+    bytes(range(256)), bytes(48 if 48 <= b <= 57 else 32 for b in range(256))
+)
+_LONG_DIGIT_RUN = b"0" * 19
+_NOT_FAST = object()
 _ENCODER = json.JSONEncoder(
     ensure_ascii=False, separators=(",", ":"), sort_keys=True, allow_nan=False
 )
@@ -75,6 +82,15 @@ def decode(data: bytes | str, *, canonical: bool = True) -> Any:
         except UnicodeDecodeError as exc:
             raise DecodeError(f"not UTF-8 at byte {exc.start}") from exc
         raw = bytes(data)
+        if canonical:
+            value = _decode_canonical_fast(text, raw)
+            if value is not _NOT_FAST:
+                return value
+    return _decode_careful(text, raw, canonical=canonical)
+
+
+def _decode_careful(text: str, raw: bytes | None, *, canonical: bool) -> Any:
+    """``decode`` checking as it parses: each refusal names what was wrong."""
     try:
         value = json.loads(
             text,
@@ -116,6 +132,28 @@ def decode(data: bytes | str, *, canonical: bool = True) -> Any:
                 f"{_first_difference(given, expected)}; expected sorted keys, no "
                 "whitespace, minimal escapes)"
             )
+    return value
+
+
+def _decode_canonical_fast(text: str, raw: bytes) -> Any:
+    """The value of canonical JSON bytes, or ``_NOT_FAST`` to take the careful path.
+
+    The careful path calls back into Python for every object (duplicate keys) and every integer
+    (range); here the parser runs in C, and equality with the canonical re-encoding stands in for
+    both checks: a duplicate key re-encodes shorter, and no integer of at most 18 digits can be
+    out of range. Anything unusual (a float, a long digit run, deep nesting, a lone surrogate, a
+    difference) goes to the careful path, which accepts or refuses exactly as before, with its
+    own message."""
+    if _LONG_DIGIT_RUN in raw.translate(_DIGITS_ONLY):
+        return _NOT_FAST
+    if text.count("{") + text.count("[") > MAX_DEPTH:
+        return _NOT_FAST
+    try:
+        value = _FAST_DECODER.decode(text)
+        if _ENCODER.encode(value).encode("utf-8") != raw:
+            return _NOT_FAST
+    except (DecodeError, ValueError, RecursionError, UnicodeEncodeError):
+        return _NOT_FAST
     return value
 
 
@@ -166,6 +204,9 @@ def _refuse_constant(text: str) -> Any:
     raise DecodeError(f"{text} is not allowed in canonical JSON")
 
 
+_FAST_DECODER = json.JSONDecoder(parse_float=_refuse_float, parse_constant=_refuse_constant)
+
+
 def _check_value(value: Any, depth: int) -> None:
     kind = type(value)
     if kind is str or kind is bool or value is None:
@@ -180,11 +221,13 @@ def _check_value(value: Any, depth: int) -> None:
         for key, item in value.items():
             if type(key) is not str:
                 raise DecodeError(f"object key {key!r} is not a string")
-            _check_value(item, depth + 1)
+            if type(item) is not str:  # strings, most leaves, need no call
+                _check_value(item, depth + 1)
         return
     if kind is list or kind is tuple:
         for item in value:
-            _check_value(item, depth + 1)
+            if type(item) is not str:
+                _check_value(item, depth + 1)
         return
     _check_unusual_value(value, depth)
 

@@ -194,6 +194,38 @@ def test_check_tx_changes_nothing_committed(app: Application, store: SqliteStore
     assert (state_of(store), store.last_height) == before
 
 
+def test_check_tx_keeps_the_parsed_message_for_finalize_block(app: Application) -> None:
+    tx = record_tx("doc")
+
+    assert app.check_tx(tx.raw).ok
+
+    cached = app._verified[hashlib.sha256(tx.raw).digest()]
+    assert (cached.tx.tx_id, cached.parsed) == (tx.tx_id, True)
+    assert cached.message == notary.parse_record(tx.body.args)
+    result = produce(app, [tx.raw])
+    assert [r.code for r in result.tx_results] == [OK]
+    assert hashlib.sha256(tx.raw).digest() not in app._verified  # forgotten once committed
+
+
+def test_check_tx_refused_by_the_rules_keeps_the_verified_tx_without_a_message(
+    app: Application,
+) -> None:
+    body = TxBody(
+        chain_id=CHAIN_ID,
+        expiry_height=50,
+        nonce="n",
+        contract="notary",
+        method="record",
+        args=record_args(digest_of("doc"), [CUSTOMER.address]),
+    )
+    tx = sign_transaction(body, [CUSTOMER])  # a valid signature, but not a registered sender
+
+    assert app.check_tx(tx.raw).error == "unauthorized"
+
+    cached = app._verified[hashlib.sha256(tx.raw).digest()]
+    assert (cached.tx.tx_id, cached.parsed, cached.message) == (tx.tx_id, False, None)
+
+
 # -- FinalizeBlock / Commit --------------------------------------------------------------------
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import sqlite3
 import threading
 from pathlib import Path
 
@@ -11,7 +12,7 @@ import pytest
 from gridledger import codec
 from gridledger.errors import StoreError
 from gridledger.ledger.state import Changes
-from gridledger.store.sqlite import BlockRow, SqliteStore, TxRow
+from gridledger.store.sqlite import PAGE_SIZE, SCHEMA, BlockRow, SqliteStore, TxRow
 
 GENESIS_APP_HASH = hashlib.sha256(b"genesis").digest()
 
@@ -95,6 +96,46 @@ def test_commit_block_writes_state_block_txs_and_meta(store: SqliteStore) -> Non
     assert store.get_block_txs(1) == [tx_row(1, 0), tx_row(1, 1)]
     assert store.get_tx(tx_id_for("tx-1-1")) == tx_row(1, 1)
     assert store.get_tx(bytes(32)) is None
+
+
+def test_commit_applies_writes_and_deletes_whatever_order_the_block_made_them(
+    store: SqliteStore,
+) -> None:
+    commit(store, 1, {f"k/{i:03d}": str(i).encode() for i in range(200)})
+    changes: Changes = {f"k/{i:03d}": (None if i % 3 else b"new") for i in range(199, -1, -1)}
+    changes.update({"z": b"z", "a": b"a"})
+
+    commit(store, 2, changes)
+
+    assert everything(store) == {
+        "a": b"a",
+        "chain/params": b"{}",
+        **{f"k/{i:03d}": b"new" for i in range(0, 200, 3)},
+        "z": b"z",
+    }
+
+
+def test_new_store_uses_the_large_page_size(tmp_path: Path) -> None:
+    store = SqliteStore(tmp_path / "new.sqlite")
+
+    assert store._conn().execute("PRAGMA page_size").fetchone() == (PAGE_SIZE,)
+
+
+def test_store_made_with_small_pages_keeps_them_and_works(tmp_path: Path) -> None:
+    path = tmp_path / "old.sqlite"
+    with sqlite3.connect(path) as conn:  # as stores were made before the page size was set
+        conn.execute("PRAGMA page_size=4096")
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.executescript(SCHEMA)
+    store = SqliteStore(path)
+    store.commit_genesis({"chain/params": b"{}"}, GENESIS_APP_HASH, b'{"chain_id":"t"}')
+    commit(store, 1, {"a": b"1" * 3000, "chain/params": None}, [tx_row(1, 0)])
+    store.close()
+
+    reopened = SqliteStore(path)
+    assert reopened._conn().execute("PRAGMA page_size").fetchone() == (4096,)
+    assert everything(reopened) == {"a": b"1" * 3000}
+    assert reopened.get_block_txs(1) == [tx_row(1, 0)]
 
 
 def test_commit_block_is_all_or_nothing(store: SqliteStore) -> None:

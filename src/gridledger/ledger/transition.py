@@ -25,6 +25,7 @@ import hashlib
 import logging
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from gridledger.contracts import CONTRACTS, identity, market
 from gridledger.errors import (
@@ -102,6 +103,22 @@ class BlockResult:
     end_block_events: tuple[Event, ...] = ()  # from the market's end-of-block clearing
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CheckedTx:
+    """What CheckTx learned about one transaction's bytes, for FinalizeBlock to reuse: the
+    decoded transaction, whose signatures it verified, and, once the transaction passed CheckTx's
+    rules (``parsed``), its method's parsed message.
+
+    Decoding, verifying and parsing are pure functions of the bytes (``parse`` reads only the
+    arguments, and messages are frozen), so reusing them changes nothing but the time taken; a
+    transaction CheckTx never saw goes through every step in FinalizeBlock, to the same result.
+    """
+
+    tx: Transaction
+    message: Any = None
+    parsed: bool = False
+
+
 def compute_error_code(error: GridledgerError) -> int:
     for cls, code in ERROR_CODES:
         if isinstance(error, cls):
@@ -170,26 +187,30 @@ def check_transaction(
     return method
 
 
-def check_transaction_rules(state: State, env: BlockEnv, tx: Transaction) -> None:
+def check_transaction_rules(state: State, env: BlockEnv, checked: CheckedTx) -> CheckedTx:
     """CheckTx: every rule short of running the contract's ``apply`` (signatures already
     verified by the caller). The tx id is remembered in ``state`` so that a second copy waiting
-    in the mempool is refused as a replay."""
+    in the mempool is refused as a replay. Returns ``checked`` with the parsed message."""
+    tx = checked.tx
     method = check_transaction(state, env, tx, signatures_verified=True)
-    method.check(TxContext(state=state, env=env, tx=tx), method.parse(tx.body.args))
+    msg = checked.message if checked.parsed else method.parse(tx.body.args)
+    method.check(TxContext(state=state, env=env, tx=tx), msg)
     state.put(_replay_key(tx.tx_id), IN_MEMPOOL)
+    return checked if checked.parsed else CheckedTx(tx=tx, message=msg, parsed=True)
 
 
 def apply_transaction(
     state: State, env: BlockEnv, tx: Transaction, *, signatures_verified: bool = False
 ) -> tuple[Event, ...]:
-    return tuple(_run_transaction(state, env, tx, signatures_verified).events)
+    return tuple(_run_transaction(state, env, CheckedTx(tx=tx), signatures_verified).events)
 
 
 def _run_transaction(
-    state: State, env: BlockEnv, tx: Transaction, signatures_verified: bool
+    state: State, env: BlockEnv, checked: CheckedTx, signatures_verified: bool
 ) -> TxContext:
+    tx = checked.tx
     method = check_transaction(state, env, tx, signatures_verified=signatures_verified)
-    msg = method.parse(tx.body.args)
+    msg = checked.message if checked.parsed else method.parse(tx.body.args)
     ctx = TxContext(state=state, env=env, tx=tx)
     method.check(ctx, msg)
     method.apply(ctx, msg)
@@ -204,13 +225,12 @@ def apply_block(
     raw_txs: Sequence[bytes],
     prev_app_hash: bytes,
     *,
-    preverified: Mapping[bytes, Transaction] | None = None,
+    preverified: Mapping[bytes, CheckedTx] | None = None,
 ) -> BlockResult:
     """FinalizeBlock.
 
-    ``preverified`` maps SHA-256(raw) to the Transaction that CheckTx already decoded from those
-    exact bytes and whose signatures it verified; decoding is deterministic, so reusing it
-    changes nothing but the time taken.
+    ``preverified`` maps SHA-256(raw) to what CheckTx learned from those exact bytes (see
+    CheckedTx); a transaction without an entry is decoded, verified and parsed here.
     """
     known = preverified or {}
     _prune_expired_replay_keys(state, env.height)
@@ -220,8 +240,9 @@ def apply_block(
         state.begin_tx()
         try:
             cached = known.get(hashlib.sha256(raw).digest())
-            tx = cached if cached is not None else decode_transaction(raw)
-            ctx = _run_transaction(state, env, tx, cached is not None)
+            checked = cached if cached is not None else CheckedTx(tx=decode_transaction(raw))
+            tx = checked.tx
+            ctx = _run_transaction(state, env, checked, cached is not None)
         except GridledgerError as exc:
             state.rollback_tx()
             tx_id = _tx_id_or_none(raw)

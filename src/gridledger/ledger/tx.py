@@ -30,13 +30,14 @@ SIGN_DOMAIN = b"gridledger/tx/v1\n"
 _BODY_PREFIX = b'{"body":'
 _SIGNATURES_SEPARATOR = b',"signatures":['
 _NAME = re.compile(r"[A-Za-z0-9._-]{1,64}")
+_LOWER_HEX = re.compile(r"[0-9a-f]*")
 MAX_TX_BYTES = 512 * 1024
 MAX_SIGNATURES = 16
 MAX_NONCE_CHARS = 64
 MAX_NAME_CHARS = 64
+_TX_FIELDS = frozenset({"body", "signatures"})
 BODY_FIELDS = frozenset({"args", "chain_id", "contract", "expiry_height", "method", "nonce"})
 SIGNATURE_FIELDS = frozenset({"alg", "public_key", "signature"})
-HEX_DIGITS = frozenset("0123456789abcdef")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -158,7 +159,7 @@ def transaction_from_json(obj: Any, raw: bytes | None = None) -> Transaction:
 
 
 def _decode_object(obj: Any, raw: bytes) -> Transaction:
-    if not isinstance(obj, dict) or set(obj) != {"body", "signatures"}:
+    if not isinstance(obj, dict) or obj.keys() != _TX_FIELDS:
         raise InvalidTransaction(
             'transaction must be an object with exactly "body" and "signatures"'
         )
@@ -202,11 +203,11 @@ def verify_transaction_signatures(tx: Transaction) -> None:
 def _decode_body(obj: Any) -> TxBody:
     if not isinstance(obj, dict):
         raise InvalidTransaction("transaction body must be an object")
-    missing = sorted(BODY_FIELDS - set(obj))
-    extra = sorted(set(obj) - BODY_FIELDS)
-    if missing:
-        raise InvalidTransaction(f"transaction body is missing {', '.join(missing)}")
-    if extra:
+    if obj.keys() != BODY_FIELDS:
+        missing = sorted(BODY_FIELDS - set(obj))
+        extra = sorted(set(obj) - BODY_FIELDS)
+        if missing:
+            raise InvalidTransaction(f"transaction body is missing {', '.join(missing)}")
         raise InvalidTransaction(f"transaction body has unknown field(s) {', '.join(extra)}")
     for name in ("chain_id", "contract", "method"):
         _require_name(obj[name], name)
@@ -241,7 +242,7 @@ def _decode_signatures(obj: Any) -> tuple[TxSignature, ...]:
 
 
 def _decode_signature(item: Any, position: int) -> TxSignature:
-    if not isinstance(item, dict) or set(item) != SIGNATURE_FIELDS:
+    if not isinstance(item, dict) or item.keys() != SIGNATURE_FIELDS:
         raise InvalidSignature(
             f"signature {position} must be an object with alg, public_key and signature"
         )
@@ -258,7 +259,7 @@ def _decode_signature(item: Any, position: int) -> TxSignature:
 def _decode_hex(value: Any) -> bytes:
     # bytes.fromhex alone would also take upper case and spaces: one signed transaction would
     # then have many encodings.
-    if not isinstance(value, str) or not set(value) <= HEX_DIGITS:
+    if not isinstance(value, str) or _LOWER_HEX.fullmatch(value) is None:
         raise ValueError("keys and signatures are lowercase hex strings")
     return bytes.fromhex(value)
 

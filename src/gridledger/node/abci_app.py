@@ -11,7 +11,8 @@ State kept between calls, as the ABCI contract asks:
   last commit (so a duplicate in the mempool is refused early); reset on every Commit;
 - *pending block*: FinalizeBlock's result, persisted only by Commit;
 - *verified transactions*: by SHA-256 of their raw bytes, the transactions CheckTx decoded and
-  whose signatures it verified, so FinalizeBlock (and rechecks) do neither again.
+  whose signatures it verified, with their parsed messages once they passed, so FinalizeBlock
+  (and rechecks) do none of that again.
 """
 
 from __future__ import annotations
@@ -32,12 +33,13 @@ from gridledger.ledger.transition import (
     INTERNAL_ERROR,
     OK,
     BlockResult,
+    CheckedTx,
     apply_block,
     apply_genesis_block,
     check_transaction_rules,
     compute_error_code,
 )
-from gridledger.ledger.tx import Transaction, decode_transaction, verify_transaction_signatures
+from gridledger.ledger.tx import decode_transaction, verify_transaction_signatures
 from gridledger.store.sqlite import BlockRow, SqliteStore, TxRow
 
 log = logging.getLogger(__name__)
@@ -78,7 +80,7 @@ class Application:
         self.store = store
         self._lock = threading.RLock()  # consensus calls: InitChain, FinalizeBlock, Commit
         self._check_lock = threading.Lock()  # CheckTx, which may run beside FinalizeBlock
-        self._verified: OrderedDict[bytes, Transaction] = OrderedDict()
+        self._verified: OrderedDict[bytes, CheckedTx] = OrderedDict()
         self._pending: PendingBlock | None = None
         self._genesis: Genesis | None = None
         raw_genesis = store.get_meta("genesis")
@@ -133,17 +135,20 @@ class Application:
         tx_id = None
         try:
             raw_hash = hashlib.sha256(raw).digest()
-            tx = self._verified.get(raw_hash)
-            if tx is None:
+            checked = self._verified.get(raw_hash)
+            if checked is None:
                 # Pure work outside the lock: libsodium releases the GIL, so concurrent
                 # callers verify signatures on several cores.
                 tx = decode_transaction(raw)
                 tx_id = tx.tx_id
                 verify_transaction_signatures(tx)
-                self._remember_verified(raw_hash, tx)
-            tx_id = tx.tx_id
+                checked = CheckedTx(tx=tx)
+                self._remember_verified(raw_hash, checked)
+            tx_id = checked.tx.tx_id
             with self._check_lock:
-                check_transaction_rules(self._check_state, self._next_env(), tx)
+                passed = check_transaction_rules(self._check_state, self._next_env(), checked)
+                if passed is not checked:  # now with its parsed message
+                    self._verified[raw_hash] = passed
         except GridledgerError as exc:
             return CheckResult(
                 code=compute_error_code(exc), tx_id=tx_id, log=exc.message, error=exc.code
@@ -158,9 +163,9 @@ class Application:
             )
         return CheckResult(code=OK, tx_id=tx_id)
 
-    def _remember_verified(self, raw_hash: bytes, tx: Transaction) -> None:
+    def _remember_verified(self, raw_hash: bytes, checked: CheckedTx) -> None:
         with self._check_lock:
-            self._verified[raw_hash] = tx
+            self._verified[raw_hash] = checked
             while len(self._verified) > SIGNATURE_CACHE_SIZE:
                 self._verified.popitem(last=False)
 

@@ -8,6 +8,12 @@ run in a worker thread so that CheckTx and Query are served while a block is bei
 One function per request type, in a dispatch table. A failure in a consensus method (InitChain,
 FinalizeBlock, Commit) is answered with ``exception``, which makes CometBFT stop: the ABCI contract
 says the application must crash rather than guess.
+
+CometBFT's socket client pipelines CheckTx: it buffers requests and writes them out when its
+buffer fills or it sends a Flush, so under load one read holds several frames. The server answers
+every frame of a read in order and sends the answers with one write, instead of one write (a send
+system call) per answer; before a request that runs in the worker thread it sends what it has, so
+earlier answers never wait behind a long call.
 """
 
 from __future__ import annotations
@@ -22,11 +28,12 @@ from pathlib import Path
 from typing import Any
 
 from gridledger import __version__, codec
-from gridledger.errors import GridledgerError, NodeError
-from gridledger.ledger.context import ValidatorUpdate
+from gridledger.errors import DecodeError, GridledgerError, NodeError
+from gridledger.ledger.context import Event, ValidatorUpdate
 from gridledger.ledger.genesis import decode_genesis
+from gridledger.ledger.transition import OK
 from gridledger.node.abci_app import Application
-from gridledger.node.abci_wire import FrameDecoder, encode_frame
+from gridledger.node.abci_wire import FrameDecoder, encode_frame, encode_uvarint
 from gridledger.store.sqlite import SqliteStore
 
 log = logging.getLogger(__name__)
@@ -39,6 +46,9 @@ INLINE_REQUESTS = frozenset({"echo", "flush", "check_tx"})
 # Event attributes CometBFT indexes for tx_search (e.g. notary.record.digest='"ab…"'). Indexing
 # costs every node work per transaction, and our own store answers every other query.
 INDEXED_ATTRIBUTES = frozenset({"digest"})
+CODESPACE = "gridledger"
+# Event attribute values are JSON, as json.dumps writes them by default (one encoder, made once).
+_ATTRIBUTE_JSON = json.JSONEncoder(sort_keys=True)
 
 
 def _load_bindings() -> Any:
@@ -52,7 +62,32 @@ def _load_bindings() -> Any:
 
 
 abci = _load_bindings()
+# What a malformed frame raises (the protobuf runtime has no type stubs here).
+_PROTOBUF_DECODE_ERROR: type[Exception] = importlib.import_module(
+    "google.protobuf.message"
+).DecodeError
 Handler = Callable[[Any], Any]
+
+
+def _response_tag(kind: str) -> bytes:
+    """The key of ``Response.<kind>`` on the wire (field number, wire type 2). A Response with
+    only that field set is this key, the field's length and its bytes: answers are framed from
+    the handler's message without copying it into a Response first."""
+    return encode_uvarint(abci.Response.DESCRIPTOR.fields_by_name[kind].number << 3 | 2)
+
+
+def encode_response(kind: str, message: Any) -> bytes:
+    """The framed ``Response`` whose field ``kind`` holds ``message``."""
+    body = message.SerializeToString()
+    payload = _RESPONSE_TAGS[kind] + encode_uvarint(len(body)) + body
+    return encode_frame(payload)
+
+
+_RESPONSE_TAGS = {
+    field.name: _response_tag(field.name) for field in abci.Response.DESCRIPTOR.fields
+}
+# The answer to every CheckTx that passes is the same message: framed once.
+_CHECK_TX_OK = encode_response("check_tx", abci.ResponseCheckTx(code=OK, codespace=CODESPACE))
 
 
 class AbciServer:
@@ -117,7 +152,7 @@ class AbciServer:
 
     def check_tx(self, req: Any) -> Any:
         result = self.app.check_tx(req.tx, recheck=req.type == abci.RECHECK)
-        return abci.ResponseCheckTx(code=result.code, log=result.log, codespace="gridledger")
+        return abci.ResponseCheckTx(code=result.code, log=result.log, codespace=CODESPACE)
 
     def prepare_proposal(self, req: Any) -> Any:
         return abci.ResponsePrepareProposal(
@@ -135,12 +170,22 @@ class AbciServer:
         time_ms = req.time.seconds * 1000 + req.time.nanos // 1_000_000
         result = self.app.finalize_block(height=req.height, time_ms=time_ms, raw_txs=list(req.txs))
         self._last_finalize = req
-        return abci.ResponseFinalizeBlock(
-            tx_results=[_exec_result(r) for r in result.tx_results],
+        response = abci.ResponseFinalizeBlock(
             validator_updates=[_validator_update(u) for u in result.validator_updates],
-            events=_events(result.end_block_events),
             app_hash=result.app_hash,
         )
+        # Built in place (``add``): constructing each result and copying it in costs more.
+        add_result = response.tx_results.add
+        for r in result.tx_results:
+            if r.code != OK:
+                add_result(code=r.code, log=r.log, codespace=CODESPACE)
+                continue
+            add_event = add_result().events.add
+            for event in r.events:
+                _fill_event(add_event(), event)
+        for event in result.end_block_events:
+            _fill_event(response.events.add(), event)
+        return response
 
     def commit(self, req: Any) -> Any:
         fin = self._last_finalize
@@ -164,55 +209,85 @@ class AbciServer:
         decoder = FrameDecoder()
         try:
             while data := await reader.read(65536):
+                answers: list[bytes] = []
                 for frame in decoder.feed(data):
-                    response = await self._respond(frame)
-                    writer.write(encode_frame(response.SerializeToString()))
+                    request = _parse_request(frame)
+                    kind = request.WhichOneof("value")
+                    if kind in INLINE_REQUESTS:
+                        answers.append(self._answer(request, kind))
+                        continue
+                    if answers:  # what is ready goes out before a long call
+                        writer.write(b"".join(answers))
+                        answers.clear()
+                    answers.append(await asyncio.to_thread(self._answer, request, kind))
+                if answers:
+                    writer.write(b"".join(answers))
                 await writer.drain()
         except (ConnectionError, GridledgerError) as exc:
             log.warning("ABCI connection closed: %s", exc)
         finally:
             writer.close()
 
-    async def _respond(self, frame: bytes) -> Any:
-        request = abci.Request.FromString(frame)
-        kind = request.WhichOneof("value")
-        if kind not in self._handlers:
-            return abci.Response(
-                exception=abci.ResponseException(error=f"unsupported request {kind}")
-            )
-        handler = self._handlers[kind]
+    def _answer(self, request: Any, kind: str | None) -> bytes:
+        """The framed response to one request; a failure becomes ``exception``."""
+        if kind == "check_tx":  # the hot path: no dispatch, and a passing tx's answer is ready
+            return self._answer_check_tx(request.check_tx)
+        handler = self._handlers.get(kind) if kind is not None else None
+        if kind is None or handler is None:
+            return _exception_frame(f"unsupported request {kind}")
         try:
-            if kind in INLINE_REQUESTS:
-                result = handler(getattr(request, kind))
-            else:
-                result = await asyncio.to_thread(handler, getattr(request, kind))
+            return encode_response(kind, handler(getattr(request, kind)))
         except Exception as exc:
             log.exception("ABCI %s failed", kind)
-            return abci.Response(exception=abci.ResponseException(error=f"{kind}: {exc}"))
-        response = abci.Response()
-        getattr(response, kind).CopyFrom(result)
-        return response
+            return _exception_frame(f"{kind}: {exc}")
+
+    def _answer_check_tx(self, req: Any) -> bytes:
+        try:
+            result = self.app.check_tx(req.tx, recheck=req.type == abci.RECHECK)
+        except Exception as exc:
+            log.exception("ABCI check_tx failed")
+            return _exception_frame(f"check_tx: {exc}")
+        if result.code == OK:
+            return _CHECK_TX_OK
+        return encode_response(
+            "check_tx",
+            abci.ResponseCheckTx(code=result.code, log=result.log, codespace=CODESPACE),
+        )
+
+
+def _parse_request(frame: bytes) -> Any:
+    try:
+        return abci.Request.FromString(frame)
+    except _PROTOBUF_DECODE_ERROR as exc:
+        raise DecodeError(f"ABCI request of {len(frame)} bytes does not parse: {exc}") from exc
+
+
+def _exception_frame(error: str) -> bytes:
+    return encode_response("exception", abci.ResponseException(error=error))
 
 
 def _events(events: Any) -> list[Any]:
-    return [
-        abci.Event(
-            type=e.type,
-            attributes=[
-                abci.EventAttribute(
-                    key=k, value=json.dumps(v, sort_keys=True), index=k in INDEXED_ATTRIBUTES
-                )
-                for k, v in sorted(e.attributes.items())
-            ],
-        )
-        for e in events
-    ]
+    out = []
+    for event in events:
+        message = abci.Event()
+        _fill_event(message, event)
+        out.append(message)
+    return out
 
 
-def _exec_result(r: Any) -> Any:
-    return abci.ExecTxResult(
-        code=r.code, log=r.log, codespace="gridledger" if r.code else "", events=_events(r.events)
-    )
+def _fill_event(message: Any, event: Event) -> None:
+    """``message`` (an empty ``abci.Event``) becomes ``event``: attributes in key order, values
+    as JSON (as ``json.dumps`` writes them), only INDEXED_ATTRIBUTES indexed."""
+    message.type = event.type
+    add = message.attributes.add
+    for key, value in sorted(event.attributes.items()):
+        add(key=key, value=_attribute_value(value), index=key in INDEXED_ATTRIBUTES)
+
+
+def _attribute_value(value: Any) -> str:
+    if type(value) is int:  # the common case, written alike by str (bool is not int here)
+        return str(value)
+    return _ATTRIBUTE_JSON.encode(value)
 
 
 # -- validators (governance) -------------------------------------------------------------------
