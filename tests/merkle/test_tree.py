@@ -18,6 +18,7 @@ from gridledger.merkle import (
     node_hash,
     root,
 )
+from gridledger.merkle.tree import inclusion_proof_from_hashes
 from tests.merkle import reference
 
 # Known answers: the RFC 6962 / Certificate Transparency test tree, as published in
@@ -343,3 +344,13 @@ def test_inclusion_proof_rejects_index_out_of_range(size: int, index: int, messa
 def test_consistency_proof_rejects_old_size_out_of_range(old_size: int, message: str) -> None:
     with pytest.raises(InvalidProof, match=message):
         consistency_proof(CT_LEAVES, old_size)
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.binary(max_size=8), min_size=1, max_size=40), st.data())
+def test_inclusion_proof_from_hashes_equals_the_proof_from_entries(
+    entries: list[bytes], data: st.DataObject
+) -> None:
+    index = data.draw(st.integers(0, len(entries) - 1))
+    hashes = [leaf_hash(e) for e in entries]
+    assert inclusion_proof_from_hashes(hashes, index) == inclusion_proof(entries, index)

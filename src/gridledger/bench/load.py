@@ -37,7 +37,8 @@ import websockets
 from gridledger.errors import NodeError
 from gridledger.net import control
 from gridledger.net.init import init_network
-from gridledger.net.layout import DEFAULT_ORGS, PROCESSES, Network, pick_free_ports
+from gridledger.net.join import is_synced, read_height
+from gridledger.net.layout import DEFAULT_ORGS, PROCESSES, Network, Node, pick_free_ports
 
 IN_FLIGHT = 16
 WINDOW = 1_000
@@ -114,29 +115,20 @@ def read_cpu_seconds(network: Network) -> dict[tuple[str, str], float]:
     return seconds
 
 
-def wait_nodes_caught_up(rpcs: Sequence[str], *, timeout_s: float = 30.0) -> int:
+def wait_nodes_caught_up(nodes: Sequence[Node], *, timeout_s: float = 30.0) -> int:
     """Wait until every node has committed the height the first one is at now, and return it.
 
     The load generator follows one node's blocks; the others may commit the same block a moment
     later. Transactions that depend on it (readings of meters registered there) must not reach
     a node that has not committed it yet, or its CheckTx refuses them."""
-    target = _height(rpcs[0])
+    target = read_height(nodes[0])
     deadline = time.monotonic() + timeout_s
-    while True:
-        heights = [_height(url) for url in rpcs]
-        if min(heights) >= target:
-            return target
+    while not all(is_synced(node, target) for node in nodes):
         if time.monotonic() > deadline:
+            heights = [read_height(node) for node in nodes]
             raise NodeError(f"nodes did not reach height {target} in {timeout_s:.0f} s: {heights}")
         time.sleep(0.05)
-
-
-def _height(rpc_url: str) -> int:
-    try:
-        response = httpx.get(f"{rpc_url}/status", timeout=5)
-        return int(response.json()["result"]["sync_info"]["latest_block_height"])
-    except (httpx.HTTPError, KeyError, ValueError, TypeError) as exc:
-        raise NodeError(f"status of {rpc_url} unreadable: {exc}") from exc
+    return target
 
 
 # -- the load generator ------------------------------------------------------------------------

@@ -21,9 +21,8 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Sequence
 from pathlib import Path
-
-import httpx
 
 from gridledger.bench.load import (
     IN_FLIGHT,
@@ -35,7 +34,8 @@ from gridledger.bench.load import (
 from gridledger.keys import read_key_file
 from gridledger.ledger.tx import TxBody, sign_transaction
 from gridledger.net.init import set_toml_values
-from gridledger.net.layout import Network, find_cometbft
+from gridledger.net.join import read_height
+from gridledger.net.layout import Network, Node, find_cometbft
 
 CHAIN_ID = "gridledger-bench-net"
 
@@ -90,7 +90,7 @@ def _bench_kvstore(directory: Path, txs: int, in_flight: int) -> LoadResult:
                     stderr=subprocess.STDOUT,
                 )
             )
-        _wait_first_block([n.rpc_url for n in network.nodes])
+        _wait_first_block(network.nodes)
         template = _signed_records(network, txs)
         raws = [_as_kvstore_tx(i, raw) for i, raw in enumerate(template)]
         return run_load([n.rpc_url for n in network.nodes], raws, in_flight=in_flight)
@@ -112,24 +112,12 @@ def _as_kvstore_tx(i: int, raw: bytes) -> bytes:
     return key + body[len(key) :]
 
 
-def _wait_first_block(rpcs: list[str], timeout_s: float = 60.0) -> None:
+def _wait_first_block(nodes: Sequence[Node], timeout_s: float = 60.0) -> None:
     deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        try:
-            heights = [
-                int(
-                    httpx.get(f"{u}/status", timeout=2).json()["result"]["sync_info"][
-                        "latest_block_height"
-                    ]
-                )
-                for u in rpcs
-            ]
-            if min(heights) >= 1:
-                return
-        except (httpx.HTTPError, KeyError, ValueError):
-            pass
+    while min(read_height(node) for node in nodes) < 1:
+        if time.monotonic() > deadline:
+            raise RuntimeError("the kvstore network did not commit a block within a minute")
         time.sleep(0.3)
-    raise RuntimeError("the kvstore network did not commit a block within a minute")
 
 
 def _signed_records(network: Network, n: int) -> list[bytes]:

@@ -250,7 +250,7 @@ def measure_network(
         for mode, batches in workload.modes:
             # Every node must know the meters (and the previous mode's last readings) before
             # readings that build on them reach its CheckTx.
-            wait_nodes_caught_up(rpcs)
+            wait_nodes_caught_up(network.nodes)
             modes.append(
                 _measure_mode(network, store, mode, batches, in_flight=in_flight, window=window)
             )

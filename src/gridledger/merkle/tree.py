@@ -182,6 +182,17 @@ def inclusion_proof(entries: Sequence[bytes], index: int) -> list[bytes]:
     return compute_inclusion_path(0, index, len(entries), _subtree_reader(entries))
 
 
+def inclusion_proof_from_hashes(leaf_hashes: Sequence[bytes], index: int) -> list[bytes]:
+    """PATH(index, D[n]) when only the leaves' hashes are kept (``leaf_hash`` of each entry)."""
+    verify_leaf_index(index, len(leaf_hashes))
+
+    def read(level: int, node: int) -> bytes:
+        begin = node << level
+        return compute_root_from_hashes(leaf_hashes[begin : begin + (1 << level)])
+
+    return compute_inclusion_path(0, index, len(leaf_hashes), read)
+
+
 def consistency_proof(entries: Sequence[bytes], old_size: int) -> list[bytes]:
     """PROOF(old_size, D[n]): proof that the first ``old_size`` entries are a prefix of all.
 

@@ -103,7 +103,7 @@ def join_network(
     admin = read_key_file(node.key_file("admin")).public_key.hex()
     running = is_supervisor_running(joined.dir)
     if running:
-        target = max((_height(n) for n in network.nodes), default=0)
+        target = max((read_height(n) for n in network.nodes), default=0)
         start_org(joined.dir, org)
         wait_synced(joined, org, target, timeout_s=timeout_s)
     return Joined(network=joined, node=node, admin_public_key=admin, started=running)
@@ -193,7 +193,8 @@ def _add_peer(network: Network, node: Node) -> None:
 # -- catching up -----------------------------------------------------------------------------
 
 
-def _height(node: Node) -> int:
+def read_height(node: Node) -> int:
+    """The node's latest committed height, 0 while it does not answer."""
     try:
         return int(get_rpc(node, "status")["sync_info"]["latest_block_height"])
     except (httpx.HTTPError, ValueError, KeyError, TypeError):
@@ -217,7 +218,7 @@ def wait_synced(network: Network, org: str, height: int, *, timeout_s: float) ->
         if time.monotonic() >= deadline:
             raise NetError(
                 f"{org} has not caught up to height {height} within {timeout_s:.0f} s (it is at "
-                f"{_height(node)}); it keeps syncing in the background: see "
+                f"{read_height(node)}); it keeps syncing in the background: see "
                 f"{network.log_file(org, 'cometbft')} and `gridledger net status --dir "
                 f"{network.dir}`"
             )

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from gridledger import codec, merkle
-from gridledger.contracts.args import require_fields, take_hex32, take_int, take_str
+from gridledger.contracts.args import HEX, require_fields, take_hex32, take_int, take_str
 from gridledger.contracts.metering.registry import ID_PATTERN, take_id
 from gridledger.errors import InvalidTransaction
 from gridledger.merkle.tree import compute_root_from_hashes
@@ -38,8 +38,6 @@ MAX_PAGE = 2**53
 MAX_INTERVAL_START = 2**40
 ERROR_FLAGS = frozenset("Et")  # OCMF EF: E = energy, t = time unusable for billing
 SIGNATURE_HEX_CHARS = 128
-_HEX = frozenset("0123456789abcdef")
-_ID = ID_PATTERN
 
 # -- messages ----------------------------------------------------------------------------------
 
@@ -154,7 +152,7 @@ _ALL_READING_FIELDS = _READING_FIELDS | _READING_OPTIONAL
 
 def take_signature(args: Mapping[str, Any], name: str) -> bytes:
     value = args.get(name)
-    if not isinstance(value, str) or len(value) != SIGNATURE_HEX_CHARS or not set(value) <= _HEX:
+    if not isinstance(value, str) or len(value) != SIGNATURE_HEX_CHARS or not set(value) <= HEX:
         raise InvalidTransaction(f"{name} must be 128 lowercase hex characters (Ed25519)")
     return bytes.fromhex(value)
 
@@ -187,7 +185,7 @@ def _parse_plain_reading(item: Any) -> Reading | None:
     signature = item.get("signature")
     if (
         type(meter) is not str
-        or not _ID.fullmatch(meter)
+        or not ID_PATTERN.fullmatch(meter)
         or type(channel) is not str
         or channel not in _CHANNELS
         or type(start) is not int
@@ -203,7 +201,7 @@ def _parse_plain_reading(item: Any) -> Reading | None:
     if signature is not None:
         if type(signature) is not str or len(signature) != SIGNATURE_HEX_CHARS:
             return None
-        if not _HEX.issuperset(signature):
+        if not HEX.issuperset(signature):
             return None
         signature = bytes.fromhex(signature)
     elif "signature" in item:

@@ -43,7 +43,7 @@ from gridledger.errors import (
 from gridledger.ledger.context import BlockEnv, TxContext
 from gridledger.ledger.gridclock import read_grid_time_ms
 from gridledger.ledger.state import State
-from gridledger.merkle.tree import HASH_SIZE, compute_inclusion_path, compute_root_from_hashes
+from gridledger.merkle.tree import HASH_SIZE, inclusion_proof_from_hashes
 
 # -- constants ---------------------------------------------------------------------------------
 
@@ -143,11 +143,6 @@ def compute_reading_proof(
     packed = state.get(leaves_key(reading["batch"])) or b""
     hashes = [packed[i : i + HASH_SIZE] for i in range(0, len(packed), HASH_SIZE)]
     index = int(reading["index"])
-
-    def read_node(level: int, node: int) -> bytes:
-        first = node << level
-        return compute_root_from_hashes(hashes[first : first + (1 << level)])
-
     leaf = encode_reading_leaf(
         Reading(
             meter=reading["meter"],
@@ -163,7 +158,7 @@ def compute_reading_proof(
         leaf=leaf,
         index=index,
         size=len(hashes),
-        path=tuple(compute_inclusion_path(0, index, len(hashes), read_node)),
+        path=tuple(inclusion_proof_from_hashes(hashes, index)),
         root=bytes.fromhex(reading["batch"]),
     )
 
