@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import dataclasses
 import json
 import stat
 import subprocess
@@ -15,7 +16,13 @@ import pytest
 from gridledger.cli.main import main
 from gridledger.keys import read_key_file
 from gridledger.ledger.genesis import decode_genesis
-from gridledger.net.init import init_network, set_toml_values
+from gridledger.net.init import (
+    GridClockPlan,
+    compute_idle_block_interval,
+    init_network,
+    read_grid_clock_speedup,
+    set_toml_values,
+)
 from gridledger.net.layout import (
     DEFAULT_ORGS,
     NetError,
@@ -146,6 +153,8 @@ def test_config_is_tuned_for_a_local_network(network: Network) -> None:
     assert cfg["p2p"]["allow_duplicate_ip"] is True
     assert cfg["consensus"]["timeout_commit"] == "500ms"
     assert cfg["consensus"]["create_empty_blocks"] is False
+    # ...but a quiet network still makes a block every 10 s, so block time stays fresh
+    assert cfg["consensus"]["create_empty_blocks_interval"] == "10s"
     assert cfg["mempool"]["size"] >= 20_000
     # a 512 KiB transaction, base64 in a JSON-RPC body, must fit
     assert cfg["rpc"]["max_body_bytes"] > (512 * 1024 * 4 // 3) + 1000
@@ -153,6 +162,45 @@ def test_config_is_tuned_for_a_local_network(network: Network) -> None:
     assert cfg["rpc"]["max_subscriptions_per_client"] > 5
     assert cfg["instrumentation"]["prometheus"] is False
     assert cfg["log_level"] == "info"
+
+
+@needs_cometbft
+def test_a_fast_grid_clock_chain_makes_idle_blocks_every_second(tmp_path: Path) -> None:
+    plan = GridClockPlan(speedup=300, day_after_s=60)
+    fast = init_network(tmp_path, chain_id="gridledger-fast", grid_clock=plan)
+    for node in fast.nodes:
+        assert read_grid_clock_speedup(node) == 300
+        assert _config(fast, node.org)["consensus"]["create_empty_blocks_interval"] == "1s"
+
+
+def test_idle_block_interval_follows_the_grid_clock() -> None:
+    assert compute_idle_block_interval(1) == "10s"
+    assert compute_idle_block_interval(2) == "1s"
+    assert compute_idle_block_interval(900) == "1s"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        None,  # no genesis.json at all
+        "{not json",
+        '{"app_state": {}}',
+        '{"app_state": {"params": {"grid_clock_speedup": "300"}}}',
+        '{"app_state": {"params": {"grid_clock_speedup": -5}}}',
+        '{"app_state": {"params": {"grid_clock_speedup": 2.5}}}',
+        '{"app_state": {"params": {"grid_clock_speedup": true}}}',
+        '{"app_state": []}',
+    ],
+)
+def test_an_unreadable_or_odd_genesis_means_real_time(
+    network: Network, tmp_path: Path, text: str | None
+) -> None:
+    node = dataclasses.replace(network.node("gridco"), root=tmp_path)
+    if text is not None:
+        config = node.cometbft_home / "config"
+        config.mkdir(parents=True)
+        (config / "genesis.json").write_text(text)
+    assert read_grid_clock_speedup(node) == 1
 
 
 @needs_cometbft
