@@ -12,7 +12,14 @@ import pytest
 from gridledger import codec
 from gridledger.errors import StoreError
 from gridledger.ledger.state import Changes
-from gridledger.store.sqlite import PAGE_SIZE, SCHEMA, BlockRow, SqliteStore, TxRow
+from gridledger.store.sqlite import (
+    PAGE_SIZE,
+    SCHEMA,
+    WAL_AUTOCHECKPOINT_PAGES,
+    BlockRow,
+    SqliteStore,
+    TxRow,
+)
 
 GENESIS_APP_HASH = hashlib.sha256(b"genesis").digest()
 
@@ -119,6 +126,31 @@ def test_new_store_uses_the_large_page_size(tmp_path: Path) -> None:
     store = SqliteStore(tmp_path / "new.sqlite")
 
     assert store._conn().execute("PRAGMA page_size").fetchone() == (PAGE_SIZE,)
+
+
+def test_a_long_wal_is_read_by_other_connections_and_survives_reopening(tmp_path: Path) -> None:
+    path = tmp_path / "ledger.sqlite"
+    store = SqliteStore(path)
+    assert store._conn().execute("PRAGMA wal_autocheckpoint").fetchone() == (
+        WAL_AUTOCHECKPOINT_PAGES,
+    )
+    store.commit_genesis({"chain/params": b"{}"}, GENESIS_APP_HASH, b'{"chain_id":"t"}')
+    for height in range(1, 5):  # ~3,000 pages: past SQLite's default checkpoint, short of ours
+        changes = {f"k/{height}/{i:04d}": bytes([height]) * 6000 for i in range(750)}
+        commit(store, height, changes, [tx_row(height, 0)])
+    wal_pages = (tmp_path / "ledger.sqlite-wal").stat().st_size // PAGE_SIZE
+    assert 2_500 < wal_pages < WAL_AUTOCHECKPOINT_PAGES  # nothing copied back yet
+
+    reader = SqliteStore(path)  # another connection, as an API process has
+    assert reader.get("k/4/0749") == bytes([4]) * 6000
+    assert reader.last_height == 4
+    reader.close()
+    store.close()
+
+    reopened = SqliteStore(path)
+    assert reopened.get("k/1/0000") == bytes([1]) * 6000
+    assert reopened.get("k/4/0749") == bytes([4]) * 6000
+    assert reopened.last_height == 4
 
 
 def test_store_made_with_small_pages_keeps_them_and_works(tmp_path: Path) -> None:

@@ -28,6 +28,11 @@ from gridledger.ledger.state import Changes
 # and notary records and log entries (about 1 KiB) would do that with 4 KiB pages. Measured on
 # notary blocks: commits take about a fifth less CPU, point reads and key-order scans less too.
 PAGE_SIZE = 8192
+# The WAL is copied back into the database file once it holds this many pages (SQLite's default
+# is 1,000). A block of notary records dirties pages all over the B-tree; with a longer WAL a page
+# written by several blocks is copied back once. Measured on 500-transaction notary blocks: a
+# fifth less time in Commit, for a WAL file of up to ~80 MiB.
+WAL_AUTOCHECKPOINT_PAGES = 10_000
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value BLOB NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS state (key TEXT PRIMARY KEY, value BLOB NOT NULL) WITHOUT ROWID;
@@ -91,6 +96,7 @@ class SqliteStore:
             conn.execute(f"PRAGMA page_size={PAGE_SIZE}")  # before the file exists, else no-op
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=FULL")
+            conn.execute(f"PRAGMA wal_autocheckpoint={WAL_AUTOCHECKPOINT_PAGES}")
             conn.execute("PRAGMA foreign_keys=ON")
             self._local.conn = conn
         return conn
