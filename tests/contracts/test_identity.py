@@ -10,6 +10,7 @@ from gridledger.contracts import identity
 from gridledger.crypto import PrivateKey
 from gridledger.ledger.transition import OK, BlockResult
 from tests.chain import (
+    EXCHANGE_ADMIN,
     GRIDCO_ADMIN,
     NOTARY_ADMIN,
     NOTARY_ENDORSER,
@@ -49,6 +50,28 @@ def record_by(chain: Chain, sender: PrivateKey, name: str) -> BlockResult:
 def only_result(result: BlockResult) -> tuple[int, str]:
     (tx_result,) = result.tx_results
     return tx_result.code, tx_result.error
+
+
+# -- is_admin_of_role --------------------------------------------------------------------------
+
+
+def test_admin_of_role_needs_an_active_admin_of_an_organization_with_that_role() -> None:
+    chain = Chain()
+    state = chain.state
+    assert identity.is_admin_of_role(state, GRIDCO_ADMIN.address, "operator")
+    assert identity.is_admin_of_role(state, EXCHANGE_ADMIN.address, "market_operator")
+    assert not identity.is_admin_of_role(state, GRIDCO_ADMIN.address, "market_operator")
+    assert not identity.is_admin_of_role(state, NOTARY_ADMIN.address, "operator")
+    assert not identity.is_admin_of_role(state, NOTARY_ENDORSER.address, "endorser")  # not admin
+    assert not identity.is_admin_of_role(state, NEW_KEY.address, "operator")  # unknown
+
+
+def test_a_deactivated_admin_is_no_longer_admin_of_its_role() -> None:
+    chain = Chain()
+    assert add_account(chain, GRIDCO_ADMIN, roles=["admin"]).tx_results[0].code == OK
+    assert identity.is_admin_of_role(chain.state, NEW_KEY.address, "operator")
+    assert deactivate(chain, GRIDCO_ADMIN, NEW_KEY.address).tx_results[0].code == OK
+    assert not identity.is_admin_of_role(chain.state, NEW_KEY.address, "operator")
 
 
 # -- add_account -------------------------------------------------------------------------------

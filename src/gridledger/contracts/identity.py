@@ -58,6 +58,16 @@ def is_active_account(state: State, address: str) -> bool:
     return account is not None and bool(account["active"])
 
 
+def is_admin_of_role(state: State, address: str, org_role: str) -> bool:
+    """An active admin account of an organization whose roles include ``org_role`` (the
+    operator issues money and manages meters; a market operator admits participants)."""
+    account = get_account(state, address)
+    if account is None or not account["active"] or "admin" not in account["roles"]:
+        return False
+    org = get_org(state, account["org"])
+    return org is not None and org_role in org.get("roles", [])
+
+
 def has_role(state: State, address: str, org_id: str, role: str) -> bool:
     account = get_account(state, address)
     return (

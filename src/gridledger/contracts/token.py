@@ -91,16 +91,7 @@ def compute_circulating(state: State) -> int:
 
 def is_issuer(state: State, address: str) -> bool:
     """An active admin of an organization whose genesis roles include ``operator``."""
-    return is_admin_of_role(state, address, ISSUER_ORG_ROLE)
-
-
-def is_admin_of_role(state: State, address: str, org_role: str) -> bool:
-    """An active admin account of an organization whose roles include ``org_role``."""
-    account = identity.get_account(state, address)
-    if account is None or not account["active"] or "admin" not in account["roles"]:
-        return False
-    org = identity.get_org(state, account["org"])
-    return org is not None and org_role in org.get("roles", [])
+    return identity.is_admin_of_role(state, address, ISSUER_ORG_ROLE)
 
 
 def verify_funds(state: State, owner: str, amount_ucny: int) -> None:

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from gridledger.contracts import token
+from gridledger.contracts import identity, token
 from gridledger.contracts.args import (
     require_fields,
     take_address,
@@ -135,7 +135,7 @@ def has_due_intervals(state: State) -> bool:
 def is_market_admin(state: State, address: str) -> bool:
     """An active admin of the grid operator (gridco) or of a market operator (the trading
     center): the organizations that admit market participants."""
-    return token.is_issuer(state, address) or token.is_admin_of_role(
+    return token.is_issuer(state, address) or identity.is_admin_of_role(
         state, address, "market_operator"
     )
 

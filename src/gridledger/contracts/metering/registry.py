@@ -30,6 +30,7 @@ DIRECTIONS = ("both", "export", "import")
 CHANNELS = {"import": ("import",), "export": ("export",), "both": ("export", "import")}
 ACTIVE, RETIRED = "active", "retired"
 DEFAULT_REGISTER_BITS = 32
+OPERATOR_ORG_ROLE = "operator"  # the organizations whose admins manage meters and head-ends
 MIN_REGISTER_BITS, MAX_REGISTER_BITS = 8, 62  # 2**62 + a delta stays inside signed 64-bit JSON
 MAX_POWER_W = 10**9  # 1 GW: far above any single metering point
 ID_PATTERN = re.compile(r"[A-Za-z0-9._:-]{1,64}")
@@ -71,17 +72,8 @@ class RetireMeter:
 # -- predicates --------------------------------------------------------------------------------
 
 
-def is_operator_admin(state: State, address: str) -> bool:
-    """An active admin account of an organization whose genesis roles include ``operator``."""
-    account = identity.get_account(state, address)
-    if account is None or not account["active"] or "admin" not in account["roles"]:
-        return False
-    org = identity.get_org(state, account["org"])
-    return org is not None and "operator" in org["roles"]
-
-
 def verify_operator(ctx: TxContext) -> None:
-    if not is_operator_admin(ctx.state, ctx.sender):
+    if not identity.is_admin_of_role(ctx.state, ctx.sender, OPERATOR_ORG_ROLE):
         raise Unauthorized(
             f"sender {ctx.sender} is not an admin of a grid operator organization; only the "
             "operator manages meters and head-end systems"
