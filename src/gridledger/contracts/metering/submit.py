@@ -20,6 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from gridledger import codec
 from gridledger.contracts.metering.reading import (
     INTERVAL_S,
     Reading,
@@ -183,7 +184,8 @@ def _channel_of(state: State, meter_id: str, channel: str | None) -> str:
 class Plan:
     """Everything a batch will write, computed once by the checks and again by apply."""
 
-    writes: list[tuple[str, Any]] = field(default_factory=list)
+    writes: list[tuple[str, Any]] = field(default_factory=list)  # gap records
+    intervals: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     events: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     last: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
 
@@ -336,7 +338,7 @@ def _plan_interval(
         "rollover": rolled,
         "source": source,
     }
-    plan.writes.append((interval_key(reading.meter, reading.channel, start), record))
+    plan.intervals.append((interval_key(reading.meter, reading.channel, start), record))
 
 
 _PLAN = "metering.plan"
@@ -353,28 +355,18 @@ def apply_submit_readings(ctx: TxContext, msg: SubmitReadings) -> None:
     root_hex = msg.root.hex()
     log_index = ctx.append_log("metering.submit_readings")
     tx_id = ctx.tx.tx_id.hex()
+    put = ctx.state.put
+    height = ctx.env.height
     for index, reading in enumerate(msg.readings):
-        signature = reading.signature.hex() if reading.signature is not None else None
-        record = {
-            "batch": root_hex,
-            "channel": reading.channel,
-            "error_flags": reading.error_flags,
-            "height": ctx.env.height,
-            "index": index,
-            "interval_start": reading.interval_start,
-            "meter": reading.meter,
-            "page": reading.page,
-            "register_wh": reading.register_wh,
-            "signature": signature,
-            "tx_id": tx_id,
-        }
         key = reading_key(reading.meter, reading.channel, reading.interval_start)
-        ctx.state.put_json(key, record)
-    ctx.state.put(leaves_key(root_hex), b"".join(msg.leaf_hashes))
+        put(key, encode_reading_record(reading, root_hex, index, height, tx_id))
+    put(leaves_key(root_hex), b"".join(msg.leaf_hashes))
     for key, value in plan.writes:
         ctx.state.put_json(key, value)
+    for key, record in plan.intervals:
+        put(key, encode_interval_record(record))
     for (meter_id, channel), last in sorted(plan.last.items()):
-        ctx.state.put_json(last_key(meter_id, channel), last)
+        put(last_key(meter_id, channel), encode_last_record(last))
     batch = {
         "count": len(msg.readings),
         "head_end": msg.head_end,
@@ -395,3 +387,82 @@ def apply_submit_readings(ctx: TxContext, msg: SubmitReadings) -> None:
         head_end=msg.head_end,
         log_index=log_index,
     )
+
+
+# -- record encoding -----------------------------------------------------------------------------
+#
+# A batch writes three records per reading. Their canonical JSON is written from templates, not by
+# the generic encoder: every string in them needs no escaping (meter ids match
+# ``[A-Za-z0-9._:-]``, channels are ``import``/``export``, flags are letters, hashes are hex), so
+# the canonical text is the template, once every integer is in the signed 64-bit range (else the
+# generic encoder is called, and refuses). Tests compare both encoders over generated records.
+
+
+def _fits(*numbers: int) -> bool:
+    return all(codec.INT_MIN <= n <= codec.INT_MAX for n in numbers)
+
+
+def _json_int_or_null(value: int | None) -> str:
+    return "null" if value is None else str(value)
+
+
+def encode_reading_record(
+    reading: Reading, root_hex: str, index: int, height: int, tx_id_hex: str
+) -> bytes:
+    """Canonical JSON of a stored reading: ``{"batch","channel","error_flags","height",
+    "index","interval_start","meter","page","register_wh","signature","tx_id"}``."""
+    page = reading.page
+    if not _fits(height, index, reading.interval_start, reading.register_wh, page or 0):
+        return codec.encode(_reading_record(reading, root_hex, index, height, tx_id_hex))
+    signature = "null" if reading.signature is None else f'"{reading.signature.hex()}"'
+    return (
+        f'{{"batch":"{root_hex}","channel":"{reading.channel}",'
+        f'"error_flags":"{reading.error_flags}","height":{height},"index":{index},'
+        f'"interval_start":{reading.interval_start},"meter":"{reading.meter}",'
+        f'"page":{_json_int_or_null(page)},"register_wh":{reading.register_wh},'
+        f'"signature":{signature},"tx_id":"{tx_id_hex}"}}'
+    ).encode("ascii")
+
+
+def _reading_record(
+    reading: Reading, root_hex: str, index: int, height: int, tx_id_hex: str
+) -> dict[str, Any]:
+    """The stored reading as a value (what ``encode_reading_record`` writes)."""
+    return {
+        "batch": root_hex,
+        "channel": reading.channel,
+        "error_flags": reading.error_flags,
+        "height": height,
+        "index": index,
+        "interval_start": reading.interval_start,
+        "meter": reading.meter,
+        "page": reading.page,
+        "register_wh": reading.register_wh,
+        "signature": None if reading.signature is None else reading.signature.hex(),
+        "tx_id": tx_id_hex,
+    }
+
+
+def encode_interval_record(record: dict[str, Any]) -> bytes:
+    """Canonical JSON of an interval record made by ``_plan_interval``."""
+    energy_wh, start = record["energy_wh"], record["interval_start"]
+    if not _fits(energy_wh, start):
+        return codec.encode(record)
+    flags = ",".join(f'"{flag}"' for flag in record["flags"])
+    return (
+        f'{{"billable":{"true" if record["billable"] else "false"},'
+        f'"channel":"{record["channel"]}","energy_wh":{energy_wh},"flags":[{flags}],'
+        f'"interval_start":{start},"meter":"{record["meter"]}",'
+        f'"rollover":{"true" if record["rollover"] else "false"},"source":"{record["source"]}"}}'
+    ).encode("ascii")
+
+
+def encode_last_record(last: dict[str, Any]) -> bytes:
+    """Canonical JSON of a series' latest reading (``metering/last/...``)."""
+    start, register, page = last["interval_start"], last["register_wh"], last["page"]
+    if not _fits(start, register, page or 0):
+        return codec.encode(last)
+    return (
+        f'{{"error_flags":"{last["error_flags"]}","interval_start":{start},'
+        f'"page":{_json_int_or_null(page)},"register_wh":{register}}}'
+    ).encode("ascii")
