@@ -17,11 +17,20 @@ from gridledger.node.home import init_home
 GRIDLEDGER = str(Path(sys.executable).with_name("gridledger"))
 
 
+_HANDED_OUT: set[int] = set()
+
+
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
+    """A loopback port the OS reports free, never one this process was given before: callers
+    take several in a row before anything binds them, and the OS may offer a closed one again."""
+    for _ in range(1000):
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port: int = s.getsockname()[1]
+        if port not in _HANDED_OUT:
+            _HANDED_OUT.add(port)
+            return port
+    raise RuntimeError("no loopback port that was not handed out already")
 
 
 def cli(

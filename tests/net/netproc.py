@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from gridledger.net.init import GridClockPlan, init_network
-from gridledger.net.layout import DEFAULT_ORGS, Network, Ports
-from tests.e2e.nodeproc import cli, free_port
+from gridledger.net.layout import DEFAULT_ORGS, Network, pick_free_ports
+from tests.e2e.nodeproc import cli
 from tests.net.test_network_e2e import COMETBFT, _kill_leftovers, _ok
 
 
@@ -22,10 +22,7 @@ def running_network(
     SIGKILL for anything left) whatever the test did."""
     if not COMETBFT.exists():
         pytest.skip("CometBFT is not installed (`make setup` installs it)")
-    ports = {
-        org: Ports(p2p=free_port(), rpc=free_port(), abci=free_port(), api=free_port())
-        for org in DEFAULT_ORGS
-    }
+    ports = pick_free_ports(DEFAULT_ORGS)  # held open together: sixteen distinct ports
     net = init_network(directory, chain_id=chain_id, ports=ports, grid_clock=grid_clock)
     try:
         _ok("up", "--dir", str(net.dir), "--timeout", "120")

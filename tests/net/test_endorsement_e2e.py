@@ -29,10 +29,10 @@ from gridledger.errors import GridledgerError, Unauthorized
 from gridledger.evidence.verify import verify_certificate
 from gridledger.keys import generate_key, read_key_file
 from gridledger.net.init import init_network
-from gridledger.net.layout import DEFAULT_ORGS, Network, Ports
+from gridledger.net.layout import DEFAULT_ORGS, Network, pick_free_ports
 from gridledger.privstore.request import HEADER_SIGNATURE, sign_request
 from gridledger.privstore.sealed import read_delivery_public_key
-from tests.e2e.nodeproc import GRIDLEDGER, cli, free_port
+from tests.e2e.nodeproc import GRIDLEDGER, cli
 from tests.net.test_network_e2e import COMETBFT, _kill_leftovers, _ok, _wait
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(240)]
@@ -91,10 +91,7 @@ def consortium(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Consortium]
     if not COMETBFT.exists():
         pytest.skip("CometBFT is not installed (`make setup` installs it)")
     tmp = tmp_path_factory.mktemp("endorse")
-    ports = {
-        org: Ports(p2p=free_port(), rpc=free_port(), abci=free_port(), api=free_port())
-        for org in DEFAULT_ORGS
-    }
+    ports = pick_free_ports(DEFAULT_ORGS)  # held open together: sixteen distinct ports
     net = init_network(tmp / "net", chain_id=CHAIN_ID, ports=ports)
     endorsers: list[subprocess.Popen[bytes]] = []
     clients = {n.org: Client(n.api_url) for n in net.nodes}

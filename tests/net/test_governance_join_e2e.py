@@ -29,10 +29,10 @@ from gridledger.evidence.verify import verify_certificate
 from gridledger.keys import read_key_file
 from gridledger.net.init import init_network
 from gridledger.net.join import choose_ports, compute_next_slot
-from gridledger.net.layout import DEFAULT_ORGS, Network, Ports, read_network
+from gridledger.net.layout import DEFAULT_ORGS, Network, Ports, pick_free_ports, read_network
 from gridledger.net.status import get_header, get_rpc
 from gridledger.store.sqlite import SqliteStore
-from tests.e2e.nodeproc import cli, free_port
+from tests.e2e.nodeproc import cli
 from tests.net.test_network_e2e import COMETBFT, _alive, _height, _kill_leftovers, _ok, _wait
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(240)]
@@ -44,10 +44,7 @@ NEW = "newco"
 def _init(directory: Path) -> Network:
     if not COMETBFT.exists():
         pytest.skip("CometBFT is not installed (`make setup` installs it)")
-    ports = {
-        org: Ports(p2p=free_port(), rpc=free_port(), abci=free_port(), api=free_port())
-        for org in DEFAULT_ORGS
-    }
+    ports = pick_free_ports(DEFAULT_ORGS)  # held open together: sixteen distinct ports
     return init_network(directory, chain_id=CHAIN_ID, ports=ports)
 
 

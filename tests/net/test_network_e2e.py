@@ -22,10 +22,10 @@ import pytest
 from gridledger.keys import read_key_file
 from gridledger.ledger.tx import Transaction, TxBody, sign_transaction
 from gridledger.net.init import init_network
-from gridledger.net.layout import DEFAULT_ORGS, Network, Ports
+from gridledger.net.layout import DEFAULT_ORGS, Network, pick_free_ports
 from gridledger.net.status import get_header, get_rpc
 from gridledger.store.sqlite import SqliteStore
-from tests.e2e.nodeproc import cli, free_port
+from tests.e2e.nodeproc import cli
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(240)]
 
@@ -37,10 +37,7 @@ CHAIN_ID = "gridledger-net-e2e"
 def network(tmp_path: Path) -> Iterator[Network]:
     if not COMETBFT.exists():
         pytest.skip("CometBFT is not installed (`make setup` installs it)")
-    ports = {
-        org: Ports(p2p=free_port(), rpc=free_port(), abci=free_port(), api=free_port())
-        for org in DEFAULT_ORGS
-    }
+    ports = pick_free_ports(DEFAULT_ORGS)  # held open together: sixteen distinct ports
     net = init_network(tmp_path / "net", chain_id=CHAIN_ID, ports=ports)
     try:
         yield net
