@@ -79,11 +79,8 @@ CONFIG: dict[tuple[str, str], str | int | bool] = {
     # after each block would stall admission for seconds under load.
     ("mempool", "recheck"): False,
     ("consensus", "timeout_commit"): "500ms",
-    # Blocks come when transactions do, plus one after IDLE_BLOCK_INTERVAL of quiet: the market
-    # clears in the first block past gate closure and CheckTx judges gate closure by the last
-    # block's time, so without idle blocks a quiet spell would hold both at a stale time.
+    # Blocks come when transactions do, plus idle ones (configure_node sets the interval).
     ("consensus", "create_empty_blocks"): False,
-    ("consensus", "create_empty_blocks_interval"): "10s",
     ("instrumentation", "prometheus"): False,
 }
 _SECTION = re.compile(r"^\[([A-Za-z0-9_.-]+)\]\s*$")
@@ -335,9 +332,11 @@ def configure_node(network: Network, node: Node) -> None:
 
 
 def compute_idle_block_interval(grid_clock_speedup: int) -> str:
-    """How long a quiet network waits before an empty block: 10 s, so gate closure and
-    clearing lag real time by at most that; 1 s on a demo or test chain whose grid clock runs
-    faster (at 300x, 1 s is 5 grid minutes of a 15-minute interval)."""
+    """How long a quiet network waits before an empty block. The market clears in the first
+    block past gate closure and CheckTx judges gate closure (and whether a reading's interval
+    has ended) by the last block's time, so without idle blocks a quiet spell would hold them at
+    a stale time. 10 s, so they lag real time by at most that; 1 s on a demo or test chain whose
+    grid clock runs faster (at 300x, 1 s is 5 grid minutes of a 15-minute interval)."""
     return "10s" if grid_clock_speedup <= 1 else "1s"
 
 

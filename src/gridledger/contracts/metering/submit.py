@@ -184,7 +184,7 @@ def _channel_of(state: State, meter_id: str, channel: str | None) -> str:
 class Plan:
     """Everything a batch will write, computed once by the checks and again by apply."""
 
-    writes: list[tuple[str, Any]] = field(default_factory=list)  # gap records
+    gaps: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     intervals: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     events: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     last: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
@@ -305,7 +305,7 @@ def _plan_gap(plan: Plan, reading: Reading, previous_start: int, missing: int, d
         "next_reading": reading.interval_start,
         "previous_reading": previous_start,
     }
-    plan.writes.append((gap_key(reading.meter, reading.channel, first_missing), gap))
+    plan.gaps.append((gap_key(reading.meter, reading.channel, first_missing), gap))
     plan.events.append(("metering.gap", gap))
 
 
@@ -361,7 +361,7 @@ def apply_submit_readings(ctx: TxContext, msg: SubmitReadings) -> None:
         key = reading_key(reading.meter, reading.channel, reading.interval_start)
         put(key, encode_reading_record(reading, root_hex, index, height, tx_id))
     put(leaves_key(root_hex), b"".join(msg.leaf_hashes))
-    for key, value in plan.writes:
+    for key, value in plan.gaps:
         ctx.state.put_json(key, value)
     for key, record in plan.intervals:
         put(key, encode_interval_record(record))
