@@ -20,7 +20,7 @@ from tests.net.netproc import running_network
 
 pytestmark = pytest.mark.e2e
 
-QUIET_S = 6.0
+QUIET_S = 8.0
 
 
 def _status(node: Node) -> dict[str, Any]:
@@ -53,13 +53,15 @@ def test_a_quiet_network_keeps_block_time_fresh(tmp_path: Path) -> None:
         after = _status(nodes[0])
         grown = int(after["latest_block_height"]) - int(before["latest_block_height"])
         lag_s = time.time() - _block_time_s(after)
+        # about one block a second; generous bounds for a shared 2-core machine. A block's time
+        # is its predecessor's commit time, so it is one idle interval plus a round old when
+        # committed, and up to a round more when read; without idle blocks, QUIET_S or more.
+        assert grown >= 3, f"only {grown} blocks in {QUIET_S} s of quiet"
+        assert lag_s < 5.0, f"the last block's time is {lag_s:.1f} s old"
         height = int(after["latest_block_height"])
         hashes = {node.org: _app_hash_at(node, height) for node in nodes}
         earlier = _app_hash_at(nodes[0], height - 2)
 
-    # about one block a second; generous bounds for a shared 2-core machine
-    assert grown >= 3, f"only {grown} blocks in {QUIET_S} s of quiet"
-    assert lag_s < 3.5, f"the last block's time is {lag_s:.1f} s old"
     # empty blocks change no state: every node has the same app hash, unchanged meanwhile
     assert len(set(hashes.values())) == 1, hashes
     assert earlier == hashes[nodes[0].org]
