@@ -26,6 +26,7 @@ from pathlib import Path
 
 from gridledger.bench.load import (
     IN_FLIGHT,
+    WINDOW,
     LoadResult,
     init_bench_network,
     network_running,
@@ -40,16 +41,17 @@ from gridledger.net.layout import Network, Node, find_cometbft
 CHAIN_ID = "gridledger-bench-net"
 
 
-def run(*, txs: int, in_flight: int = IN_FLIGHT, keep: bool = False) -> None:
+def run(*, txs: int, in_flight: int = IN_FLIGHT, window: int = WINDOW, keep: bool = False) -> None:
     print(
         f"gridledger bench net — 4 validators on loopback, {os.cpu_count()} CPU(s), "
-        f"Python {sys.version.split()[0]}, {txs:,} transactions, {in_flight} in flight"
+        f"Python {sys.version.split()[0]}, {txs:,} transactions, {in_flight} requests in flight, "
+        f"at most {window:,} transactions uncommitted"
     )
     root = Path(tempfile.mkdtemp(prefix="gridledger-bench-net-"))
     try:
-        ours = _bench_gridledger(root / "gridledger", txs, in_flight)
+        ours = _bench_gridledger(root / "gridledger", txs, in_flight, window)
         print(ours.line("gridledger"), flush=True)
-        base = _bench_kvstore(root / "kvstore", txs, in_flight)
+        base = _bench_kvstore(root / "kvstore", txs, in_flight, window)
         print(base.line("kvstore"), flush=True)
         ratio = ours.tps / base.tps if base.tps else 0.0
         print(
@@ -66,14 +68,16 @@ def run(*, txs: int, in_flight: int = IN_FLIGHT, keep: bool = False) -> None:
 # -- the two networks ------------------------------------------------------------------------
 
 
-def _bench_gridledger(directory: Path, txs: int, in_flight: int) -> LoadResult:
+def _bench_gridledger(directory: Path, txs: int, in_flight: int, window: int) -> LoadResult:
     network = init_bench_network(directory, CHAIN_ID)
     with network_running(network):
         raws = _signed_records(network, txs)
-        return run_load([n.rpc_url for n in network.nodes], raws, in_flight=in_flight)
+        return run_load(
+            [n.rpc_url for n in network.nodes], raws, in_flight=in_flight, window=window
+        )
 
 
-def _bench_kvstore(directory: Path, txs: int, in_flight: int) -> LoadResult:
+def _bench_kvstore(directory: Path, txs: int, in_flight: int, window: int) -> LoadResult:
     network = init_bench_network(directory, CHAIN_ID)
     cometbft = find_cometbft()
     procs: list[subprocess.Popen[bytes]] = []
@@ -93,7 +97,9 @@ def _bench_kvstore(directory: Path, txs: int, in_flight: int) -> LoadResult:
         _wait_first_block(network.nodes)
         template = _signed_records(network, txs)
         raws = [_as_kvstore_tx(i, raw) for i, raw in enumerate(template)]
-        return run_load([n.rpc_url for n in network.nodes], raws, in_flight=in_flight)
+        return run_load(
+            [n.rpc_url for n in network.nodes], raws, in_flight=in_flight, window=window
+        )
     finally:
         for proc in procs:
             proc.terminate()

@@ -163,7 +163,8 @@ def _add_node_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser])
         "net", help="4-validator network: tx/s and commit latency, beside CometBFT's kvstore"
     )
     s.add_argument("--txs", type=int, default=20_000)
-    s.add_argument("--in-flight", type=int, default=16)
+    s.add_argument("--in-flight", type=int, default=16, help="requests in flight")
+    s.add_argument("--window", type=int, default=1_000, help="transactions sent, not yet committed")
     s.add_argument("--keep", action="store_true", help="keep the networks' directories")
     s.set_defaults(func=cmd_bench_net)
     s = bench.add_parser("market", help="clearing one interval's orders, alone and on the ledger")
@@ -472,7 +473,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 def cmd_bench_net(args: argparse.Namespace) -> int:
     from gridledger.bench.network import run
 
-    run(txs=args.txs, in_flight=args.in_flight, keep=args.keep)
+    run(txs=args.txs, in_flight=args.in_flight, window=args.window, keep=args.keep)
     return 0
 
 
