@@ -49,7 +49,10 @@ class LedgerBuilder:
         for _ in range(count):
             height = self.store.last_height + 1
             if self.records and height % 3 == 0:
-                args = {"digest": self._digest(self.records - 1, tag), "org": "notary"}
+                args: dict[str, object] = {
+                    "digest": self._digest(self.records - 1, tag),
+                    "org": "notary",
+                }
                 self._commit("endorse", args, NOTARY_ENDORSER, height)
             else:
                 args = record_args(

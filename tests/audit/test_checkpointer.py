@@ -6,6 +6,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import NoReturn
 
 import pytest
 
@@ -119,7 +120,7 @@ def test_thread_checkpoints_new_blocks_until_stopped(builder: LedgerBuilder) -> 
         verify_checkpoint(signed, NODE_KEY.public_key)
 
 
-def _never() -> object:
+def _never() -> NoReturn:
     raise AssertionError("no checkpoint yet")
 
 

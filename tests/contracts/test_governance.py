@@ -118,7 +118,7 @@ def test_genesis_organizations_are_the_members_and_its_validators_the_set() -> N
             {"org": org, "power": 10, "public_key": key.public_key.hex()}
             for org, key in VALIDATORS.items()
         ),
-        key=lambda v: v["public_key"],
+        key=lambda v: str(v["public_key"]),
     )
 
 

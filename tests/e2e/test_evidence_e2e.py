@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -138,7 +140,7 @@ def test_verify_fails_with_a_reason_when_file_or_certificate_is_altered(
     assert "INVALID" in bad_file.stderr and "altered" in bad_file.stderr
 
     cert = json.loads(cert_file.read_text())
-    edits = {
+    edits: dict[str, Callable[[dict[str, Any]], object]] = {
         "title": lambda c: c["record"].__setitem__("title", "Another title"),
         "block height": lambda c: c["block"]["header"].__setitem__(
             "height", c["block"]["header"]["height"] + 1

@@ -253,7 +253,7 @@ def test_cometbft_certificate_verifies_offline_and_edits_fail(member: Member) ->
     assert evidence.status == "recorded" and "1 validators" in evidence.signed_by
 
     def edited(change: Any) -> dict[str, Any]:
-        c = copy.deepcopy(cert)
+        c: dict[str, Any] = copy.deepcopy(cert)
         change(c)
         return c
 

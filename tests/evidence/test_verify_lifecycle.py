@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import copy
 import hashlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import pytest
@@ -176,7 +176,7 @@ def _replay(*changes: tuple[str, dict[str, Any], list[Any]]) -> dict[str, Any]:
             CUSTOMER,
         ],
     )
-    items = [
+    items: list[tuple[Mapping[str, Any], Transaction]] = [
         (_item(i + 1, tx, f"notary.{method}"), tx)
         for i, (method, args, signers) in enumerate(changes)
         for tx in [signed(method, {"digest": REFUSED, **args}, signers)]

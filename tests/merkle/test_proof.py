@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -228,11 +229,12 @@ anything = st.one_of(
 @settings(max_examples=300)
 @given(anything, anything, anything, anything, anything)
 def test_garbage_raises_only_invalid_proof(a: Any, b: Any, c: Any, d: Any, e: Any) -> None:
-    for call in (
+    calls: tuple[Callable[[], object], ...] = (
         lambda: verify_inclusion(a, b, c, d, e),
         lambda: verify_inclusion_hash(a, b, c, d, e),
         lambda: verify_consistency(a, b, c, d, e),
-    ):
+    )
+    for call in calls:
         with contextlib.suppress(InvalidProof):
             call()
 

@@ -76,7 +76,7 @@ class Consortium:
 
         def reached() -> bool:
             found.update(self.clients["exchange"].record(digest))
-            return found["status"] == status
+            return bool(found["status"] == status)
 
         try:
             _wait(reached, timeout_s)

@@ -136,7 +136,7 @@ def test_a_long_wal_is_read_by_other_connections_and_survives_reopening(tmp_path
     )
     store.commit_genesis({"chain/params": b"{}"}, GENESIS_APP_HASH, b'{"chain_id":"t"}')
     for height in range(1, 5):  # ~3,000 pages: past SQLite's default checkpoint, short of ours
-        changes = {f"k/{height}/{i:04d}": bytes([height]) * 6000 for i in range(750)}
+        changes: Changes = {f"k/{height}/{i:04d}": bytes([height]) * 6000 for i in range(750)}
         commit(store, height, changes, [tx_row(height, 0)])
     wal_pages = (tmp_path / "ledger.sqlite-wal").stat().st_size // PAGE_SIZE
     assert 2_500 < wal_pages < WAL_AUTOCHECKPOINT_PAGES  # nothing copied back yet
