@@ -123,13 +123,18 @@ def wait_nodes_caught_up(nodes: Sequence[Node], *, timeout_s: float = 30.0) -> i
     later. Transactions that depend on it (readings of meters registered there) must not reach
     a node that has not committed it yet, or its CheckTx refuses them."""
     target = read_height(nodes[0])
+    wait_nodes_at(nodes, target, timeout_s=timeout_s)
+    return target
+
+
+def wait_nodes_at(nodes: Sequence[Node], height: int, *, timeout_s: float) -> None:
+    """Wait until every node answers, is not catching up, and has committed ``height``."""
     deadline = time.monotonic() + timeout_s
-    while not all(is_synced(node, target) for node in nodes):
+    while not all(is_synced(node, height) for node in nodes):
         if time.monotonic() > deadline:
             heights = [read_height(node) for node in nodes]
-            raise NodeError(f"nodes did not reach height {target} in {timeout_s:.0f} s: {heights}")
+            raise NodeError(f"nodes did not reach height {height} in {timeout_s:.0f} s: {heights}")
         time.sleep(0.05)
-    return target
 
 
 # -- the load generator ------------------------------------------------------------------------

@@ -20,8 +20,6 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import time
-from collections.abc import Sequence
 from pathlib import Path
 
 from gridledger.bench.load import (
@@ -31,12 +29,12 @@ from gridledger.bench.load import (
     init_bench_network,
     network_running,
     run_load,
+    wait_nodes_at,
 )
 from gridledger.keys import read_key_file
 from gridledger.ledger.tx import TxBody, sign_transaction
 from gridledger.net.init import set_toml_values
-from gridledger.net.join import read_height
-from gridledger.net.layout import Network, Node, find_cometbft
+from gridledger.net.layout import Network, find_cometbft
 
 CHAIN_ID = "gridledger-bench-net"
 
@@ -94,7 +92,7 @@ def _bench_kvstore(directory: Path, txs: int, in_flight: int, window: int) -> Lo
                     stderr=subprocess.STDOUT,
                 )
             )
-        _wait_first_block(network.nodes)
+        wait_nodes_at(network.nodes, 1, timeout_s=60.0)  # the kvstore network's first block
         template = _signed_records(network, txs)
         raws = [_as_kvstore_tx(i, raw) for i, raw in enumerate(template)]
         return run_load(
@@ -116,14 +114,6 @@ def _as_kvstore_tx(i: int, raw: bytes) -> bytes:
     key = f"b{i}=".encode()
     body = raw.replace(b":", b";").replace(b"=", b"~")
     return key + body[len(key) :]
-
-
-def _wait_first_block(nodes: Sequence[Node], timeout_s: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while min(read_height(node) for node in nodes) < 1:
-        if time.monotonic() > deadline:
-            raise RuntimeError("the kvstore network did not commit a block within a minute")
-        time.sleep(0.3)
 
 
 def _signed_records(network: Network, n: int) -> list[bytes]:
