@@ -1,5 +1,6 @@
-"""The templated encoders of the records a readings batch writes give the generic canonical
-encoder's bytes for every record the contract can make, and refuse what it refuses."""
+"""The templated encoders of the records a readings batch writes (day-list entries, the spliced
+day lists, latest-reading records) give the generic canonical encoder's bytes for every record
+the contract can make, and refuse what it refuses."""
 
 from __future__ import annotations
 
@@ -10,12 +11,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from gridledger import codec
-from gridledger.contracts.metering.reading import Reading, parse_reading
+from gridledger.contracts.metering.reading import INTERVAL_S, Reading, parse_reading
 from gridledger.contracts.metering.submit import (
-    _reading_record,
-    encode_interval_record,
+    DAY_S,
+    _append_entries,
+    _Last,
+    encode_interval_entry,
     encode_last_record,
-    encode_reading_record,
+    encode_reading_entry,
 )
 from gridledger.errors import DecodeError
 from tests.contracts.test_metering_parse import valid_items
@@ -27,47 +30,66 @@ ids = st.text("ABCXYZabcxyz0189._:-", min_size=1, max_size=64)
 
 
 @settings(max_examples=400, deadline=None)
-@given(valid_items, hex64, st.integers(0, 999), heights, hex64)
-def test_reading_record_is_canonical(
-    item: dict[str, Any], root: str, index: int, height: int, tx_id: str
-) -> None:
+@given(valid_items, hex64, st.integers(0, 999))
+def test_reading_entry_is_canonical(item: dict[str, Any], root: str, index: int) -> None:
     reading = parse_reading(item, 0)
-    expected = codec.encode(_reading_record(reading, root, index, height, tx_id))
-    assert encode_reading_record(reading, root, index, height, tx_id) == expected
+    signature = None if reading.signature is None else reading.signature.hex()
+    slot = reading.interval_start % DAY_S // INTERVAL_S
+    expected = codec.encode(
+        [slot, reading.register_wh, reading.page, reading.error_flags, root, index, signature]
+    )
+    assert encode_reading_entry(reading, root, index) == expected
 
 
 @settings(max_examples=400, deadline=None)
 @given(
-    st.fixed_dictionaries(
-        {
-            "billable": st.booleans(),
-            "channel": st.sampled_from(["import", "export"]),
-            "energy_wh": st.integers(0, codec.INT_MAX),
-            "flags": flag_sets,
-            "interval_start": st.integers(0, 2**40),
-            "meter": ids,
-            "rollover": st.booleans(),
-            "source": st.sampled_from(["actual", "estimated"]),
-        }
-    )
+    st.integers(0, 2**40).map(lambda n: n * INTERVAL_S),
+    st.integers(0, codec.INT_MAX),
+    st.sampled_from(["actual", "estimated"]),
+    flag_sets.map(tuple),
+    st.booleans(),
 )
-def test_interval_record_is_canonical(record: dict[str, Any]) -> None:
-    assert encode_interval_record(record) == codec.encode(record)
+def test_interval_entry_is_canonical(
+    start: int, energy_wh: int, source: str, flags: tuple[str, ...], rolled: bool
+) -> None:
+    expected = codec.encode([start % DAY_S // INTERVAL_S, energy_wh, source, list(flags), rolled])
+    assert encode_interval_entry(start, energy_wh, source, flags, rolled) == expected
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(st.lists(st.integers(0, 95), min_size=1, max_size=3), max_size=4),
+    st.lists(st.lists(st.integers(0, 95), min_size=1, max_size=3), min_size=1, max_size=4),
+)
+def test_appended_day_list_is_the_canonical_longer_list(
+    stored: list[list[int]], added: list[list[int]]
+) -> None:
+    raw = None if not stored else codec.encode(stored)
+    appended = _append_entries(raw, [codec.encode(entry) for entry in added])
+    assert appended == codec.encode(stored + added)
+    assert codec.decode(appended) == stored + added
 
 
 @settings(max_examples=300, deadline=None)
 @given(
-    st.fixed_dictionaries(
-        {
-            "error_flags": st.sampled_from(["", "E", "t", "Et"]),
-            "interval_start": st.integers(0, 2**40),
-            "page": st.none() | st.integers(0, 2**53),
-            "register_wh": st.integers(0, codec.INT_MAX),
-        }
+    st.builds(
+        _Last,
+        st.integers(0, 2**40),
+        st.integers(0, codec.INT_MAX),
+        st.none() | st.integers(0, 2**53),
+        st.sampled_from(["", "E", "t", "Et"]),
     )
 )
-def test_last_record_is_canonical(last: dict[str, Any]) -> None:
-    assert encode_last_record(last) == codec.encode(last)
+def test_last_record_is_canonical(last: _Last) -> None:
+    expected = codec.encode(
+        {
+            "error_flags": last.error_flags,
+            "interval_start": last.interval_start,
+            "page": last.page,
+            "register_wh": last.register_wh,
+        }
+    )
+    assert encode_last_record(last) == expected
 
 
 def _reading(**change: Any) -> Reading:
@@ -87,26 +109,13 @@ def _reading(**change: Any) -> Reading:
 @pytest.mark.parametrize(
     "encode",
     [
-        lambda: encode_reading_record(_reading(), "ab", 0, 2**63, "cd"),
-        lambda: encode_reading_record(_reading(register_wh=-(2**64)), "ab", 0, 1, "cd"),
-        lambda: encode_reading_record(_reading(page=2**70), "ab", 0, 1, "cd"),
-        lambda: encode_interval_record(
-            {
-                "billable": True,
-                "channel": "import",
-                "energy_wh": 2**64,
-                "flags": [],
-                "interval_start": 0,
-                "meter": "m",
-                "rollover": False,
-                "source": "actual",
-            }
-        ),
-        lambda: encode_last_record(
-            {"error_flags": "", "interval_start": 0, "page": None, "register_wh": 2**63}
-        ),
+        lambda: encode_reading_entry(_reading(register_wh=2**63), "ab", 0),
+        lambda: encode_reading_entry(_reading(register_wh=-(2**64)), "ab", 0),
+        lambda: encode_reading_entry(_reading(page=2**70), "ab", 0),
+        lambda: encode_interval_entry(0, 2**64, "actual", (), False),
+        lambda: encode_last_record(_Last(0, 2**63, None, "")),
     ],
-    ids=["height", "register", "page", "energy", "last register"],
+    ids=["register", "negative register", "page", "energy", "last register"],
 )
 def test_integers_outside_64_bits_are_refused_as_the_generic_encoder_does(encode: Any) -> None:
     with pytest.raises(DecodeError, match="outside the signed 64-bit range"):

@@ -17,6 +17,7 @@ marked ``estimated``. Longer gaps keep their register difference in the gap reco
 
 from __future__ import annotations
 
+import bisect
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -53,22 +54,34 @@ ACTUAL, ESTIMATED = "actual", "estimated"
 SPIKE = "spike"  # above max_power_w * 900 s (domain report 4-D)
 
 # -- readers -----------------------------------------------------------------------------------
+#
+# Readings and derived intervals are kept per series and UTC day, as a meter's 96-point daily
+# curve (``metering/readings/...`` and ``metering/intervals/...``): a head-end system collects a
+# day's load profiles at once, and one record per day costs the store a row per 96 readings
+# instead of two rows per reading. Each record is a canonical JSON list of entries in interval
+# order; a series only moves forward, so a batch appends to a day's lists.
+
+DAY_S = 86_400
+SLOTS_PER_DAY = DAY_S // INTERVAL_S
 
 
-def _series(meter_id: str, channel: str, interval_start: int) -> str:
-    return f"{meter_id}/{channel}/{interval_start:012d}"
+def _day_suffix(meter_id: str, channel: str, day_start: int) -> str:
+    return f"{meter_id}/{channel}/{day_start:012d}"
 
 
-def reading_key(meter_id: str, channel: str, interval_start: int) -> str:
-    return f"metering/reading/{_series(meter_id, channel, interval_start)}"
+def readings_key(meter_id: str, channel: str, day_start: int) -> str:
+    """The day's readings: ``[[slot, register_wh, page, error_flags, batch, index, signature],
+    ...]`` by slot (the interval's number in the UTC day, 0-95)."""
+    return f"metering/readings/{_day_suffix(meter_id, channel, day_start)}"
 
 
-def interval_key(meter_id: str, channel: str, interval_start: int) -> str:
-    return f"metering/interval/{_series(meter_id, channel, interval_start)}"
+def intervals_key(meter_id: str, channel: str, day_start: int) -> str:
+    """The day's derived intervals: ``[[slot, energy_wh, source, flags, rollover], ...]``."""
+    return f"metering/intervals/{_day_suffix(meter_id, channel, day_start)}"
 
 
 def gap_key(meter_id: str, channel: str, first_missing: int) -> str:
-    return f"metering/gap/{_series(meter_id, channel, first_missing)}"
+    return f"metering/gap/{meter_id}/{channel}/{first_missing:012d}"
 
 
 def last_key(meter_id: str, channel: str) -> str:
@@ -83,21 +96,66 @@ def leaves_key(root_hex: str) -> str:
     return f"metering/leaves/{root_hex}"
 
 
+def _find_entry(state: State, key: str, interval_start: int) -> list[Any] | None:
+    """The entry of ``interval_start`` in the day list stored under ``key``."""
+    entries: list[list[Any]] | None = state.get_json(key)
+    if not entries:
+        return None
+    slot = interval_start % DAY_S // INTERVAL_S
+    at = bisect.bisect_left(entries, slot, key=lambda entry: entry[0])
+    if at < len(entries) and entries[at][0] == slot:
+        return entries[at]
+    return None
+
+
 def get_reading(
     state: State, meter_id: str, interval_start: int, channel: str | None = None
 ) -> dict[str, Any] | None:
+    """``{batch, channel, error_flags, height, index, interval_start, meter, page,
+    register_wh, signature, tx_id}``, or None."""
     series = _channel_of(state, meter_id, channel)
-    value: dict[str, Any] | None = state.get_json(reading_key(meter_id, series, interval_start))
-    return value
+    day = interval_start - interval_start % DAY_S
+    entry = _find_entry(state, readings_key(meter_id, series, day), interval_start)
+    if entry is None or interval_start % INTERVAL_S:
+        return None
+    _, register_wh, page, error_flags, root_hex, index, signature = entry
+    batch = get_batch(state, root_hex) or {}
+    return {
+        "batch": root_hex,
+        "channel": series,
+        "error_flags": error_flags,
+        "height": batch.get("height"),
+        "index": index,
+        "interval_start": interval_start,
+        "meter": meter_id,
+        "page": page,
+        "register_wh": register_wh,
+        "signature": signature,
+        "tx_id": batch.get("tx_id"),
+    }
 
 
 def get_interval(
     state: State, meter_id: str, interval_start: int, channel: str | None = None
 ) -> dict[str, Any] | None:
-    """The derived interval record: energy, source, flags and whether it is billable."""
+    """The derived interval record ``{billable, channel, energy_wh, flags, interval_start,
+    meter, rollover, source}``: energy, source, flags and whether it is billable."""
     series = _channel_of(state, meter_id, channel)
-    value: dict[str, Any] | None = state.get_json(interval_key(meter_id, series, interval_start))
-    return value
+    day = interval_start - interval_start % DAY_S
+    entry = _find_entry(state, intervals_key(meter_id, series, day), interval_start)
+    if entry is None or interval_start % INTERVAL_S:
+        return None
+    _, energy_wh, source, flags, rollover = entry
+    return {
+        "billable": not flags,
+        "channel": series,
+        "energy_wh": energy_wh,
+        "flags": list(flags),
+        "interval_start": interval_start,
+        "meter": meter_id,
+        "rollover": rollover,
+        "source": source,
+    }
 
 
 def get_interval_energy(
@@ -182,29 +240,96 @@ def _channel_of(state: State, meter_id: str, channel: str | None) -> str:
 
 @dataclass(slots=True)
 class Plan:
-    """Everything a batch will write, computed once by the checks and again by apply."""
+    """Everything a batch will write besides its readings, computed by the checks."""
 
     gaps: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
-    intervals: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    # (meter, channel, interval_start, energy_wh, source, flags, rollover), in batch order
+    intervals: list[tuple[str, str, int, int, str, tuple[str, ...], bool]] = field(
+        default_factory=list
+    )
     events: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
-    last: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
+    last: dict[tuple[str, str], _Last] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class _Last:
+    """A series' latest reading (the ``metering/last/...`` record)."""
+
+    interval_start: int
+    register_wh: int
+    page: int | None
+    error_flags: str
+
+    @classmethod
+    def of(cls, reading: Reading) -> _Last:
+        return cls(reading.interval_start, reading.register_wh, reading.page, reading.error_flags)
+
+
+def _read_last(state: State, series: tuple[str, str]) -> _Last | None:
+    value = state.get_json(last_key(*series))
+    if value is None:
+        return None
+    return _Last(
+        int(value["interval_start"]), int(value["register_wh"]), value["page"], value["error_flags"]
+    )
 
 
 def compute_plan(state: State, env: BlockEnv, msg: SubmitReadings, *, verify: bool) -> Plan:
-    """The batch's checks, reading by reading; raises the first failure, else what to write."""
+    """The batch's checks, reading by reading; raises the first failure, else what to write.
+
+    A batch usually holds runs of one series (a meter's load profile), so the meter and its
+    latest reading are looked up once per run; the checks stay per reading and in batch order."""
     if get_batch(state, msg.root.hex()) is not None:
         raise Conflict(f"batch {msg.root.hex()} was already submitted")
     if msg.head_end is not None and verify:
         _verify_head_end(state, msg)
     plan = Plan()
     now_s = read_grid_time_ms(state, env) // 1000
+    series: tuple[str, str] | None = None
+    meter: dict[str, Any] = {}
+    public_key = b""
+    last: _Last | None = None
     for index, (reading, leaf) in enumerate(zip(msg.readings, msg.leaves, strict=True)):
         try:
-            _plan_reading(state, now_s, plan, reading, leaf, verify=verify)
+            if (reading.meter, reading.channel) != series:
+                if series is not None and last is not None:
+                    plan.last[series] = last
+                series = (reading.meter, reading.channel)
+                meter = _check_meter(state, reading)
+                public_key = bytes.fromhex(meter["public_key"])
+                last = plan.last.get(series) or _read_last(state, series)
+            if reading.interval_start + INTERVAL_S > now_s:
+                raise RuleViolation(
+                    f"the interval has not ended by the block's grid time ({now_s} s)"
+                )
+            if reading.register_wh >= 1 << meter["register_bits"]:
+                raise RuleViolation(
+                    f"register {reading.register_wh} does not fit the meter's "
+                    f"{meter['register_bits']} bits"
+                )
+            if verify and reading.signature is not None:
+                message = encode_reading_sign_bytes(leaf)
+                VERIFIED.verify(ED25519, public_key, message, reading.signature)
+            if last is not None:
+                _plan_energy(plan, meter, reading, last)
+            last = _Last.of(reading)
         except GridledgerError as exc:
             where = f"{reading.meter} {reading.channel} {reading.interval_start}"
             raise type(exc)(f"reading {index} ({where}): {exc.message}") from exc
+    if series is not None and last is not None:
+        plan.last[series] = last
     return plan
+
+
+def _check_meter(state: State, reading: Reading) -> dict[str, Any]:
+    meter = get_meter(state, reading.meter)
+    if meter is None:
+        raise NotFound(f"meter {reading.meter} is not registered")
+    if meter["status"] != ACTIVE:
+        raise RuleViolation(f"meter {reading.meter} is {meter['status']}; it takes no readings")
+    if reading.channel not in CHANNELS[meter["direction"]]:
+        raise RuleViolation(f"meter {reading.meter} measures {meter['direction']} only")
+    return meter
 
 
 def _verify_head_end(state: State, msg: SubmitReadings) -> None:
@@ -225,39 +350,8 @@ def _verify_head_end(state: State, msg: SubmitReadings) -> None:
         ) from exc
 
 
-def _plan_reading(
-    state: State, now_s: int, plan: Plan, reading: Reading, leaf: bytes, *, verify: bool
-) -> None:
-    meter = get_meter(state, reading.meter)
-    if meter is None:
-        raise NotFound(f"meter {reading.meter} is not registered")
-    if meter["status"] != ACTIVE:
-        raise RuleViolation(f"meter {reading.meter} is {meter['status']}; it takes no readings")
-    if reading.channel not in CHANNELS[meter["direction"]]:
-        raise RuleViolation(f"meter {reading.meter} measures {meter['direction']} only")
-    if reading.interval_start + INTERVAL_S > now_s:
-        raise RuleViolation(f"the interval has not ended by the block's grid time ({now_s} s)")
-    if reading.register_wh >= 1 << meter["register_bits"]:
-        raise RuleViolation(
-            f"register {reading.register_wh} does not fit the meter's {meter['register_bits']} bits"
-        )
-    if verify and reading.signature is not None:
-        message = encode_reading_sign_bytes(leaf)
-        VERIFIED.verify(ED25519, bytes.fromhex(meter["public_key"]), message, reading.signature)
-    series = (reading.meter, reading.channel)
-    last = plan.last.get(series) or state.get_json(last_key(*series))
-    if last is not None:
-        _plan_energy(plan, meter, reading, last)
-    plan.last[series] = {
-        "error_flags": reading.error_flags,
-        "interval_start": reading.interval_start,
-        "page": reading.page,
-        "register_wh": reading.register_wh,
-    }
-
-
-def _plan_energy(plan: Plan, meter: dict[str, Any], reading: Reading, last: dict[str, Any]) -> None:
-    previous_start = int(last["interval_start"])
+def _plan_energy(plan: Plan, meter: dict[str, Any], reading: Reading, last: _Last) -> None:
+    previous_start = last.interval_start
     if reading.interval_start == previous_start:
         raise Conflict("the meter already has a reading for this interval")
     if reading.interval_start < previous_start:
@@ -265,23 +359,33 @@ def _plan_energy(plan: Plan, meter: dict[str, Any], reading: Reading, last: dict
             f"the meter's latest reading is for interval {previous_start}; readings must come in "
             "interval order"
         )
-    if last["page"] is not None and reading.page != last["page"] + 1:
+    if last.page is not None and reading.page != last.page + 1:
         raise RuleViolation(
-            f"page gap: the meter's last page is {last['page']}, so this reading must be page "
-            f"{last['page'] + 1}, not {reading.page}"
+            f"page gap: the meter's last page is {last.page}, so this reading must be page "
+            f"{last.page + 1}, not {reading.page}"
         )
     elapsed = reading.interval_start - previous_start
     delta, rolled = compute_register_delta(
-        last["register_wh"], reading.register_wh, meter["register_bits"]
+        last.register_wh, reading.register_wh, meter["register_bits"]
     )
-    if rolled and not is_plausible_energy(delta, meter["max_power_w"], elapsed):
+    max_power_w = meter["max_power_w"]
+    if rolled and not is_plausible_energy(delta, max_power_w, elapsed):
         raise RuleViolation(
-            f"register decreased from {last['register_wh']} to {reading.register_wh}; a "
-            f"rollover would mean {delta} Wh in {elapsed} s, above max_power_w "
-            f"{meter['max_power_w']}"
+            f"register decreased from {last.register_wh} to {reading.register_wh}; a "
+            f"rollover would mean {delta} Wh in {elapsed} s, above max_power_w {max_power_w}"
         )
+    if elapsed == INTERVAL_S and not last.error_flags and not reading.error_flags:
+        # The common case: the next interval, nothing flagged.
+        if delta * 3600 <= max_power_w * INTERVAL_S:
+            flags: tuple[str, ...] = ()
+        else:
+            flags = _spike(plan, reading.meter, reading.interval_start, delta)
+        plan.intervals.append(
+            (reading.meter, reading.channel, reading.interval_start, delta, ACTUAL, flags, rolled)
+        )
+        return
     missing = elapsed // INTERVAL_S - 1
-    flags = sorted(set(last["error_flags"]) | set(reading.error_flags))
+    error_flags = tuple(sorted(set(last.error_flags) | set(reading.error_flags)))
     if missing:
         _plan_gap(plan, reading, previous_start, missing, delta)
     if missing > MAX_ESTIMATED_GAP_INTERVALS:
@@ -290,7 +394,20 @@ def _plan_energy(plan: Plan, meter: dict[str, Any], reading: Reading, last: dict
     energies = compute_interval_energies(delta, missing + 1)
     for step, energy_wh in enumerate(energies, start=1):
         start = previous_start + step * INTERVAL_S
-        _plan_interval(plan, meter, reading, start, energy_wh, source, flags, rolled)
+        flags = error_flags
+        if not is_plausible_energy(energy_wh, max_power_w, INTERVAL_S):
+            flags = tuple(sorted((*error_flags, SPIKE)))
+            _spike(plan, reading.meter, start, energy_wh)
+        plan.intervals.append(
+            (reading.meter, reading.channel, start, energy_wh, source, flags, rolled)
+        )
+
+
+def _spike(plan: Plan, meter_id: str, start: int, energy_wh: int) -> tuple[str, ...]:
+    plan.events.append(
+        ("metering.spike", {"meter": meter_id, "interval_start": start, "energy_wh": energy_wh})
+    )
+    return (SPIKE,)
 
 
 def _plan_gap(plan: Plan, reading: Reading, previous_start: int, missing: int, delta: int) -> None:
@@ -309,38 +426,6 @@ def _plan_gap(plan: Plan, reading: Reading, previous_start: int, missing: int, d
     plan.events.append(("metering.gap", gap))
 
 
-def _plan_interval(
-    plan: Plan,
-    meter: dict[str, Any],
-    reading: Reading,
-    start: int,
-    energy_wh: int,
-    source: str,
-    error_flags: list[str],
-    rolled: bool,
-) -> None:
-    flags = list(error_flags)
-    if not is_plausible_energy(energy_wh, meter["max_power_w"], INTERVAL_S):
-        flags.append(SPIKE)
-        plan.events.append(
-            (
-                "metering.spike",
-                {"meter": reading.meter, "interval_start": start, "energy_wh": energy_wh},
-            )
-        )
-    record = {
-        "billable": not flags,
-        "channel": reading.channel,
-        "energy_wh": energy_wh,
-        "flags": sorted(flags),
-        "interval_start": start,
-        "meter": reading.meter,
-        "rollover": rolled,
-        "source": source,
-    }
-    plan.intervals.append((interval_key(reading.meter, reading.channel, start), record))
-
-
 _PLAN = "metering.plan"
 
 
@@ -354,19 +439,32 @@ def apply_submit_readings(ctx: TxContext, msg: SubmitReadings) -> None:
         plan = compute_plan(ctx.state, ctx.env, msg, verify=True)
     root_hex = msg.root.hex()
     log_index = ctx.append_log("metering.submit_readings")
-    tx_id = ctx.tx.tx_id.hex()
-    put = ctx.state.put
-    height = ctx.env.height
+    state = ctx.state
+    readings: dict[str, list[bytes]] = {}
     for index, reading in enumerate(msg.readings):
-        key = reading_key(reading.meter, reading.channel, reading.interval_start)
-        put(key, encode_reading_record(reading, root_hex, index, height, tx_id))
-    put(leaves_key(root_hex), b"".join(msg.leaf_hashes))
+        start = reading.interval_start
+        key = readings_key(reading.meter, reading.channel, start - start % DAY_S)
+        entries = readings.get(key)
+        if entries is None:
+            entries = readings[key] = []
+        entries.append(encode_reading_entry(reading, root_hex, index))
+    intervals: dict[str, list[bytes]] = {}
+    for meter_id, channel, start, energy_wh, source, flags, rolled in plan.intervals:
+        key = intervals_key(meter_id, channel, start - start % DAY_S)
+        entries = intervals.get(key)
+        if entries is None:
+            entries = intervals[key] = []
+        entries.append(encode_interval_entry(start, energy_wh, source, flags, rolled))
+    for key, entries in readings.items():
+        state.put(key, _append_entries(state.get(key), entries))
+    for key, entries in intervals.items():
+        state.put(key, _append_entries(state.get(key), entries))
+    state.put(leaves_key(root_hex), b"".join(msg.leaf_hashes))
     for key, value in plan.gaps:
-        ctx.state.put_json(key, value)
-    for key, record in plan.intervals:
-        put(key, encode_interval_record(record))
+        state.put_json(key, value)
     for (meter_id, channel), last in sorted(plan.last.items()):
-        put(last_key(meter_id, channel), encode_last_record(last))
+        state.put(last_key(meter_id, channel), encode_last_record(last))
+    tx_id = ctx.tx.tx_id.hex()
     batch = {
         "count": len(msg.readings),
         "head_end": msg.head_end,
@@ -377,7 +475,7 @@ def apply_submit_readings(ctx: TxContext, msg: SubmitReadings) -> None:
         "time_ms": ctx.env.time_ms,
         "tx_id": tx_id,
     }
-    ctx.state.put_json(batch_key(root_hex), batch)
+    state.put_json(batch_key(root_hex), batch)
     for type_, attributes in plan.events:
         ctx.emit(type_, **attributes)
     ctx.emit(
@@ -391,11 +489,12 @@ def apply_submit_readings(ctx: TxContext, msg: SubmitReadings) -> None:
 
 # -- record encoding -----------------------------------------------------------------------------
 #
-# A batch writes three records per reading. Their canonical JSON is written from templates, not by
-# the generic encoder: every string in them needs no escaping (meter ids match
-# ``[A-Za-z0-9._:-]``, channels are ``import``/``export``, flags are letters, hashes are hex), so
-# the canonical text is the template, once every integer is in the signed 64-bit range (else the
-# generic encoder is called, and refuses). Tests compare both encoders over generated records.
+# The day lists and the latest-reading records are written from templates, not by the generic
+# canonical encoder: every string in them needs no escaping (meter ids match ``[A-Za-z0-9._:-]``,
+# channels are ``import``/``export``, flags are letters, hashes are hex) and every integer is
+# bounded by parsing (registers and energies below 2**63, pages at most 2**53), so the canonical
+# text is the template. A value outside the signed 64-bit range still goes to the generic
+# encoder, which refuses it. Tests compare both encoders over generated entries.
 
 
 def _fits(*numbers: int) -> bool:
@@ -406,63 +505,58 @@ def _json_int_or_null(value: int | None) -> str:
     return "null" if value is None else str(value)
 
 
-def encode_reading_record(
-    reading: Reading, root_hex: str, index: int, height: int, tx_id_hex: str
-) -> bytes:
-    """Canonical JSON of a stored reading: ``{"batch","channel","error_flags","height",
-    "index","interval_start","meter","page","register_wh","signature","tx_id"}``."""
+def _append_entries(stored: bytes | None, entries: list[bytes]) -> bytes:
+    """A day list with ``entries`` (canonical JSON, later slots) appended: the canonical JSON of
+    the longer list, without decoding the stored one."""
+    joined = b",".join(entries)
+    if stored is None or stored == b"[]":
+        return b"[" + joined + b"]"
+    return stored[:-1] + b"," + joined + b"]"
+
+
+def encode_reading_entry(reading: Reading, root_hex: str, index: int) -> bytes:
+    """Canonical JSON of a reading's day-list entry:
+    ``[slot, register_wh, page, error_flags, batch, index, signature]``."""
+    slot = reading.interval_start % DAY_S // INTERVAL_S
     page = reading.page
-    if not _fits(height, index, reading.interval_start, reading.register_wh, page or 0):
-        return codec.encode(_reading_record(reading, root_hex, index, height, tx_id_hex))
-    signature = "null" if reading.signature is None else f'"{reading.signature.hex()}"'
+    signature = None if reading.signature is None else reading.signature.hex()
+    if not _fits(reading.register_wh, page or 0, index):
+        return codec.encode(
+            [slot, reading.register_wh, page, reading.error_flags, root_hex, index, signature]
+        )
+    signed = "null" if signature is None else f'"{signature}"'
     return (
-        f'{{"batch":"{root_hex}","channel":"{reading.channel}",'
-        f'"error_flags":"{reading.error_flags}","height":{height},"index":{index},'
-        f'"interval_start":{reading.interval_start},"meter":"{reading.meter}",'
-        f'"page":{_json_int_or_null(page)},"register_wh":{reading.register_wh},'
-        f'"signature":{signature},"tx_id":"{tx_id_hex}"}}'
+        f'[{slot},{reading.register_wh},{_json_int_or_null(page)},"{reading.error_flags}",'
+        f'"{root_hex}",{index},{signed}]'
     ).encode("ascii")
 
 
-def _reading_record(
-    reading: Reading, root_hex: str, index: int, height: int, tx_id_hex: str
-) -> dict[str, Any]:
-    """The stored reading as a value (what ``encode_reading_record`` writes)."""
-    return {
-        "batch": root_hex,
-        "channel": reading.channel,
-        "error_flags": reading.error_flags,
-        "height": height,
-        "index": index,
-        "interval_start": reading.interval_start,
-        "meter": reading.meter,
-        "page": reading.page,
-        "register_wh": reading.register_wh,
-        "signature": None if reading.signature is None else reading.signature.hex(),
-        "tx_id": tx_id_hex,
+def encode_interval_entry(
+    start: int, energy_wh: int, source: str, flags: tuple[str, ...], rolled: bool
+) -> bytes:
+    """Canonical JSON of a derived interval's day-list entry:
+    ``[slot, energy_wh, source, flags, rollover]``."""
+    slot = start % DAY_S // INTERVAL_S
+    if not _fits(energy_wh):
+        return codec.encode([slot, energy_wh, source, list(flags), rolled])
+    listed = ",".join(f'"{flag}"' for flag in flags)
+    return (f'[{slot},{energy_wh},"{source}",[{listed}],{"true" if rolled else "false"}]').encode(
+        "ascii"
+    )
+
+
+def encode_last_record(last: _Last) -> bytes:
+    """Canonical JSON of a series' latest reading (``metering/last/...``):
+    ``{"error_flags","interval_start","page","register_wh"}``."""
+    record = {
+        "error_flags": last.error_flags,
+        "interval_start": last.interval_start,
+        "page": last.page,
+        "register_wh": last.register_wh,
     }
-
-
-def encode_interval_record(record: dict[str, Any]) -> bytes:
-    """Canonical JSON of an interval record made by ``_plan_interval``."""
-    energy_wh, start = record["energy_wh"], record["interval_start"]
-    if not _fits(energy_wh, start):
+    if not _fits(last.interval_start, last.register_wh, last.page or 0):
         return codec.encode(record)
-    flags = ",".join(f'"{flag}"' for flag in record["flags"])
     return (
-        f'{{"billable":{"true" if record["billable"] else "false"},'
-        f'"channel":"{record["channel"]}","energy_wh":{energy_wh},"flags":[{flags}],'
-        f'"interval_start":{start},"meter":"{record["meter"]}",'
-        f'"rollover":{"true" if record["rollover"] else "false"},"source":"{record["source"]}"}}'
-    ).encode("ascii")
-
-
-def encode_last_record(last: dict[str, Any]) -> bytes:
-    """Canonical JSON of a series' latest reading (``metering/last/...``)."""
-    start, register, page = last["interval_start"], last["register_wh"], last["page"]
-    if not _fits(start, register, page or 0):
-        return codec.encode(last)
-    return (
-        f'{{"error_flags":"{last["error_flags"]}","interval_start":{start},'
-        f'"page":{_json_int_or_null(page)},"register_wh":{register}}}'
+        f'{{"error_flags":"{last.error_flags}","interval_start":{last.interval_start},'
+        f'"page":{_json_int_or_null(last.page)},"register_wh":{last.register_wh}}}'
     ).encode("ascii")
