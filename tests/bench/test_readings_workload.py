@@ -18,7 +18,7 @@ from gridledger.bench.workload import (
     compute_series_lengths,
     prepare_workload,
 )
-from gridledger.contracts.metering.reading import INTERVAL_S
+from gridledger.contracts.metering.reading import INTERVAL_S, Reading, parse_submit_readings
 from gridledger.errors import GridledgerError
 from gridledger.ledger.tx import TxBody, decode_transaction, sign_transaction
 from tests.chain import CHAIN_ID, GENESIS_TIME_MS, GRIDCO_ADMIN, genesis_document
@@ -49,6 +49,10 @@ def batch_args(raw: bytes) -> dict[str, Any]:
     return args
 
 
+def batch_readings(raw: bytes) -> tuple[Reading, ...]:
+    return parse_submit_readings(batch_args(raw)).readings
+
+
 def test_series_are_consecutive_split_by_mode_and_end_in_the_past() -> None:
     w = workload()
     (mode_a, batches_a), (mode_b, batches_b) = w.modes
@@ -58,9 +62,9 @@ def test_series_are_consecutive_split_by_mode_and_end_in_the_past() -> None:
     series: dict[str, list[tuple[int, int]]] = {}
     for batches in (batches_a, batches_b):
         for batch in batches:
-            for item in batch_args(batch.raw)["readings"]:
-                series.setdefault(item["meter"], []).append(
-                    (item["interval_start"], item["register_wh"])
+            for reading in batch_readings(batch.raw):
+                series.setdefault(reading.meter, []).append(
+                    (reading.interval_start, reading.register_wh)
                 )
     assert sorted(series) == list(w.meters)
     for meter, items in series.items():
@@ -78,14 +82,15 @@ def test_modes_sign_differently_and_keep_each_meter_in_one_batch() -> None:
     for batch in meter_signed:
         args = batch_args(batch.raw)
         assert "head_end" not in args and args["root"] == batch.root
-        assert all(len(item["signature"]) == 128 for item in args["readings"])
+        assert "readings" not in args  # the compact form: one profile per meter
+        assert all(len(p["signatures"]) == len(p["registers"]) for p in args["profiles"])
+        assert all(r.signature is not None for r in batch_readings(batch.raw))
     for batch in head_end:
         args = batch_args(batch.raw)
         assert args["head_end"] == HEAD_END and len(args["signature"]) == 128
-        assert all("signature" not in item for item in args["readings"])
-    meters_per_batch = [
-        {item["meter"] for item in batch_args(b.raw)["readings"]} for b in meter_signed
-    ]
+        assert all("signatures" not in profile for profile in args["profiles"])
+        assert all(r.signature is None for r in batch_readings(batch.raw))
+    meters_per_batch = [{r.meter for r in batch_readings(b.raw)} for b in meter_signed]
     assert sum(len(m) for m in meters_per_batch) == len(set().union(*meters_per_batch)) == 12
 
 
@@ -101,7 +106,7 @@ def test_one_validator_baseline_reports_a_refused_batch() -> None:
     w = workload()
     (mode, batches), second = w.modes
     args = batch_args(batches[0].raw)
-    args["readings"][0]["register_wh"] += 1  # the root and the meter signature no longer fit
+    args["profiles"][0]["registers"][0] += 1  # the root and the meter signature no longer fit
     body = TxBody(
         chain_id=CHAIN_ID,
         expiry_height=1_000,

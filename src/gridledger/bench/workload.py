@@ -22,12 +22,8 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from gridledger.contracts.metering import (
-    compute_batch_root,
-    encode_batch_sign_bytes,
-    encode_reading_sign_bytes,
-)
-from gridledger.contracts.metering.reading import INTERVAL_S, MAX_READINGS, Reading
+from gridledger.client.metering import build_head_end_batch, build_meter_signed_batch, make_reading
+from gridledger.contracts.metering.reading import INTERVAL_S, MAX_READINGS
 from gridledger.crypto import PrivateKey
 from gridledger.errors import GridledgerError
 from gridledger.ledger.tx import TxBody, sign_transaction
@@ -152,38 +148,14 @@ def _batch(
     nonce: str,
     group: Sequence[tuple[str, int, int]],
 ) -> Batch:
-    keys: dict[str, PrivateKey] = {}
-    readings = [
-        Reading(
-            meter=meter,
-            channel="import",
-            interval_start=start,
-            register_wh=register,
-            page=None,
-            error_flags="",
-            signature=None,
-        )
-        for meter, start, register in group
-    ]
-    items: list[dict[str, Any]] = []
-    for reading in readings:
-        item: dict[str, Any] = {
-            "meter": reading.meter,
-            "channel": reading.channel,
-            "interval_start": reading.interval_start,
-            "register_wh": reading.register_wh,
-        }
-        if mode == METER_SIGNED:
-            key = keys.setdefault(reading.meter, meter_key(reading.meter))
-            item["signature"] = key.sign(encode_reading_sign_bytes(reading.leaf)).hex()
-        items.append(item)
-    root = compute_batch_root(readings)
-    args: dict[str, Any] = {"readings": items, "root": root.hex()}
-    if mode == HEAD_END_SIGNED:
-        args["head_end"] = HEAD_END
-        args["signature"] = head_end_key().sign(encode_batch_sign_bytes(HEAD_END, root)).hex()
+    readings = [make_reading(meter, "import", start, register) for meter, start, register in group]
+    if mode == METER_SIGNED:
+        keys = {meter: meter_key(meter) for meter in dict.fromkeys(r.meter for r in readings)}
+        args = build_meter_signed_batch(readings, keys, compact=True)
+    else:
+        args = build_head_end_batch(readings, HEAD_END, head_end_key(), compact=True)
     raw = _tx(chain_id, admin, "submit_readings", args, nonce)
-    return Batch(raw=raw, root=root.hex(), readings=len(readings))
+    return Batch(raw=raw, root=args["root"], readings=len(readings))
 
 
 def _registrations(chain_id: str, admin: PrivateKey, meters: Sequence[str]) -> Iterator[bytes]:

@@ -40,6 +40,7 @@ __all__ = [
     "MAX_READINGS",
     "build_head_end_batch",
     "build_meter_signed_batch",
+    "encode_profiles",
     "encode_reading_args",
     "iter_batches",
     "make_reading",
@@ -95,34 +96,73 @@ def encode_reading_args(reading: Reading) -> dict[str, Any]:
 
 
 def build_meter_signed_batch(
-    readings: Sequence[Reading], meter_keys: Mapping[str, Signer]
+    readings: Sequence[Reading], meter_keys: Mapping[str, Signer], *, compact: bool = False
 ) -> dict[str, Any]:
-    """``submit_readings`` arguments with every reading signed by its meter's key."""
+    """``submit_readings`` arguments with every reading signed by its meter's key. With
+    ``compact``, the readings go as ``profiles`` when they can (see ``encode_profiles``)."""
     signed = []
     for reading in readings:
         key = meter_keys.get(reading.meter)
         if key is None:
             raise InvalidTransaction(f"no key given for meter {reading.meter}")
         signed.append(sign_reading(reading, key))
-    return _checked({"readings": signed, "root": compute_batch_root(signed)})
+    return _checked({"readings": signed, "root": compute_batch_root(signed)}, compact=compact)
 
 
 def build_head_end_batch(
-    readings: Sequence[Reading], head_end: str, head_end_key: Signer
+    readings: Sequence[Reading], head_end: str, head_end_key: Signer, *, compact: bool = False
 ) -> dict[str, Any]:
-    """``submit_readings`` arguments signed once, over the batch root, by a head-end system."""
+    """``submit_readings`` arguments signed once, over the batch root, by a head-end system.
+    With ``compact``, the readings go as ``profiles`` when they can (see ``encode_profiles``)."""
     root = compute_batch_root(list(readings))
     signature = head_end_key.sign(encode_batch_sign_bytes(head_end, root))
     return _checked(
-        {"readings": list(readings), "root": root, "head_end": head_end, "signature": signature}
+        {"readings": list(readings), "root": root, "head_end": head_end, "signature": signature},
+        compact=compact,
     )
 
 
-def _checked(parts: dict[str, Any]) -> dict[str, Any]:
-    args: dict[str, Any] = {
-        "readings": [encode_reading_args(r) for r in parts["readings"]],
-        "root": parts["root"].hex(),
-    }
+def encode_profiles(readings: Sequence[Reading]) -> list[dict[str, Any]] | None:
+    """The readings as ``submit_readings``'s compact ``profiles`` list, in the same order (so
+    the same leaves and root): each run of one series over consecutive intervals becomes one
+    profile. None when a reading has a page or error flags, which only the ``readings`` form
+    carries, or when the batch mixes signed and unsigned readings."""
+    if any(r.page is not None or r.error_flags for r in readings):
+        return None
+    if len({r.signature is None for r in readings}) > 1:
+        return None
+    profiles: list[dict[str, Any]] = []
+    previous: Reading | None = None
+    for reading in readings:
+        if (
+            previous is None
+            or (reading.meter, reading.channel) != (previous.meter, previous.channel)
+            or reading.interval_start != previous.interval_start + INTERVAL_S
+        ):
+            profile: dict[str, Any] = {
+                "meter": reading.meter,
+                "channel": reading.channel,
+                "first_interval": reading.interval_start,
+                "registers": [],
+            }
+            if reading.signature is not None:
+                profile["signatures"] = []
+            profiles.append(profile)
+        profiles[-1]["registers"].append(reading.register_wh)
+        if reading.signature is not None:
+            profiles[-1]["signatures"].append(reading.signature.hex())
+        previous = reading
+    return profiles
+
+
+def _checked(parts: dict[str, Any], *, compact: bool) -> dict[str, Any]:
+    profiles = encode_profiles(parts["readings"]) if compact else None
+    args: dict[str, Any] = (
+        {"readings": [encode_reading_args(r) for r in parts["readings"]]}
+        if profiles is None
+        else {"profiles": profiles}
+    )
+    args["root"] = parts["root"].hex()
     if "head_end" in parts:
         args["head_end"] = parts["head_end"]
         args["signature"] = parts["signature"].hex()

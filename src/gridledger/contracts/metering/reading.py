@@ -246,12 +246,97 @@ def parse_reading(item: Any, index: int) -> Reading:
         raise type(exc)(f"reading {index}: {exc.message}") from exc
 
 
+_PROFILE_FIELDS = frozenset({"meter", "channel", "first_interval", "registers"})
+_PROFILE_OPTIONAL = frozenset({"signatures"})
+
+
+def parse_profile(item: Any, index: int, first_reading: int) -> list[Reading]:
+    """One item of the compact ``profiles`` form: a series' readings of consecutive intervals
+    (a DLMS load profile), ``{"meter", "channel", "first_interval", "registers": [Wh, ...]}``
+    with ``"signatures": [hex, ...]`` beside the registers when they are meter-signed. It is
+    only a shorter way to write the same readings (no page, no error flags): their leaves, root
+    and signatures are those of the ``readings`` form."""
+    if not isinstance(item, dict):
+        raise InvalidTransaction(f"profile {index} must be an object")
+    try:
+        require_fields(item, _PROFILE_FIELDS, _PROFILE_OPTIONAL)
+        meter = take_id(item, "meter")
+        channel = item["channel"]
+        if type(channel) is not str or channel not in _CHANNELS:
+            raise InvalidTransaction("channel must be import or export")
+        first = take_int(item, "first_interval", minimum=0, maximum=MAX_INTERVAL_START)
+        if first % INTERVAL_S:
+            raise InvalidTransaction(
+                f"first_interval {first} is not aligned to {INTERVAL_S} s (Unix seconds, UTC)"
+            )
+        registers = item["registers"]
+        if not isinstance(registers, list) or not 1 <= len(registers) <= MAX_READINGS:
+            raise InvalidTransaction(f"registers must be a list of 1 to {MAX_READINGS} integers")
+        if first + (len(registers) - 1) * INTERVAL_S > MAX_INTERVAL_START:
+            raise InvalidTransaction(f"the profile's last interval is after {MAX_INTERVAL_START}")
+        for at, register in enumerate(registers):
+            if type(register) is not int or not 0 <= register <= codec.INT_MAX:
+                raise InvalidTransaction(
+                    f"registers[{at}] must be an integer from 0 to {codec.INT_MAX}"
+                )
+        signatures: list[bytes | None] = [None] * len(registers)
+        if "signatures" in item:
+            listed = item["signatures"]
+            if not isinstance(listed, list) or len(listed) != len(registers):
+                raise InvalidTransaction("signatures must be a list as long as registers")
+            for at, signature in enumerate(listed):
+                if (
+                    type(signature) is not str
+                    or len(signature) != SIGNATURE_HEX_CHARS
+                    or not HEX.issuperset(signature)
+                ):
+                    raise InvalidTransaction(
+                        f"signatures[{at}] must be 128 lowercase hex characters (Ed25519)"
+                    )
+                signatures[at] = bytes.fromhex(signature)
+    except InvalidTransaction as exc:
+        raise type(exc)(f"profile {index} (readings from {first_reading}): {exc.message}") from exc
+    return [
+        Reading(
+            meter=meter,
+            channel=channel,
+            interval_start=first + at * INTERVAL_S,
+            register_wh=register,
+            page=None,
+            error_flags="",
+            signature=signature,
+        )
+        for at, (register, signature) in enumerate(zip(registers, signatures, strict=True))
+    ]
+
+
+def _parse_readings_or_profiles(args: Mapping[str, Any]) -> tuple[Reading, ...]:
+    if ("readings" in args) == ("profiles" in args):
+        raise InvalidTransaction(
+            "give the readings either as readings (one object each) or as profiles (a series' "
+            "consecutive registers), exactly one of the two"
+        )
+    if "readings" in args:
+        items = args["readings"]
+        if not isinstance(items, list) or not 1 <= len(items) <= MAX_READINGS:
+            raise InvalidTransaction(f"readings must be a list of 1 to {MAX_READINGS} readings")
+        return tuple(parse_reading(item, i) for i, item in enumerate(items))
+    profiles = args["profiles"]
+    if not isinstance(profiles, list) or not profiles:
+        raise InvalidTransaction("profiles must be a non-empty list")
+    readings: list[Reading] = []
+    for index, item in enumerate(profiles):
+        readings.extend(parse_profile(item, index, len(readings)))
+        if len(readings) > MAX_READINGS:
+            raise InvalidTransaction(f"profiles hold more than {MAX_READINGS} readings")
+    return tuple(readings)
+
+
 def parse_submit_readings(args: Mapping[str, Any]) -> SubmitReadings:
-    require_fields(args, frozenset({"readings", "root"}), frozenset({"head_end", "signature"}))
-    items = args["readings"]
-    if not isinstance(items, list) or not 1 <= len(items) <= MAX_READINGS:
-        raise InvalidTransaction(f"readings must be a list of 1 to {MAX_READINGS} readings")
-    readings = tuple(parse_reading(item, i) for i, item in enumerate(items))
+    require_fields(
+        args, frozenset({"root"}), frozenset({"readings", "profiles", "head_end", "signature"})
+    )
+    readings = _parse_readings_or_profiles(args)
     root = bytes.fromhex(take_hex32(args, "root"))
     leaves = tuple(_encode_parsed_leaf(reading) for reading in readings)
     leaf_hashes = tuple(merkle.leaf_hash(leaf) for leaf in leaves)
