@@ -8,7 +8,8 @@ meter-signed (every reading signed with its meter's device key, the leaf under
 ``encode_reading_sign_bytes``), the later half head-end-signed (one signature of the head-end
 system over the batch root, ``encode_batch_sign_bytes``). A batch holds the whole half-series of
 each meter in it, as a head-end system sends a day's load profiles, so no two transactions touch
-the same meter in the same mode and they may commit in any order.
+the same meter in the same mode and they may commit in any order. Batches are built by the SDK
+(``gridledger.client.metering``) in the compact ``profiles`` form: one profile per meter.
 
 Everything is signed by the operator's admin key from the network directory (it registers the
 meters and the head-end system and relays the batches).

@@ -13,6 +13,8 @@ Gaps are not rejected: a ``gap`` record is stored and, when at most
 ``MAX_ESTIMATED_GAP_INTERVALS`` intervals are missing (≤ 1 h, point-to-point estimation), the
 register difference is split linearly over the missing intervals and the current one, each
 marked ``estimated``. Longer gaps keep their register difference in the gap record only.
+
+Readings and derived intervals are stored per series and UTC day (see the readers below).
 """
 
 from __future__ import annotations
