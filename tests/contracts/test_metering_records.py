@@ -15,7 +15,6 @@ from gridledger.contracts.metering.reading import INTERVAL_S, Reading, parse_rea
 from gridledger.contracts.metering.submit import (
     DAY_S,
     _append_entries,
-    _Last,
     encode_interval_entry,
     encode_last_record,
     encode_reading_entry,
@@ -73,14 +72,16 @@ def test_appended_day_list_is_the_canonical_longer_list(
 @settings(max_examples=300, deadline=None)
 @given(
     st.builds(
-        _Last,
+        lambda start, register, page, flags: _reading(
+            interval_start=start, register_wh=register, page=page, error_flags=flags
+        ),
         st.integers(0, 2**40),
         st.integers(0, codec.INT_MAX),
         st.none() | st.integers(0, 2**53),
         st.sampled_from(["", "E", "t", "Et"]),
     )
 )
-def test_last_record_is_canonical(last: _Last) -> None:
+def test_last_record_is_canonical(last: Reading) -> None:
     expected = codec.encode(
         {
             "error_flags": last.error_flags,
@@ -113,7 +114,7 @@ def _reading(**change: Any) -> Reading:
         lambda: encode_reading_entry(_reading(register_wh=-(2**64)), "ab", 0),
         lambda: encode_reading_entry(_reading(page=2**70), "ab", 0),
         lambda: encode_interval_entry(0, 2**64, "actual", (), False),
-        lambda: encode_last_record(_Last(0, 2**63, None, "")),
+        lambda: encode_last_record(_reading(interval_start=0, register_wh=2**63)),
     ],
     ids=["register", "negative register", "page", "energy", "last register"],
 )

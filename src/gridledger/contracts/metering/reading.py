@@ -151,7 +151,11 @@ _ALL_READING_FIELDS = _READING_FIELDS | _READING_OPTIONAL
 
 
 def take_signature(args: Mapping[str, Any], name: str) -> bytes:
-    value = args.get(name)
+    return parse_signature(args.get(name), name)
+
+
+def parse_signature(value: Any, name: str) -> bytes:
+    """An Ed25519 signature given as 128 lowercase hex characters."""
     if not isinstance(value, str) or len(value) != SIGNATURE_HEX_CHARS or not set(value) <= HEX:
         raise InvalidTransaction(f"{name} must be 128 lowercase hex characters (Ed25519)")
     return bytes.fromhex(value)
@@ -285,15 +289,7 @@ def parse_profile(item: Any, index: int, first_reading: int) -> list[Reading]:
             if not isinstance(listed, list) or len(listed) != len(registers):
                 raise InvalidTransaction("signatures must be a list as long as registers")
             for at, signature in enumerate(listed):
-                if (
-                    type(signature) is not str
-                    or len(signature) != SIGNATURE_HEX_CHARS
-                    or not HEX.issuperset(signature)
-                ):
-                    raise InvalidTransaction(
-                        f"signatures[{at}] must be 128 lowercase hex characters (Ed25519)"
-                    )
-                signatures[at] = bytes.fromhex(signature)
+                signatures[at] = parse_signature(signature, f"signatures[{at}]")
     except InvalidTransaction as exc:
         raise type(exc)(f"profile {index} (readings from {first_reading}): {exc.message}") from exc
     return [

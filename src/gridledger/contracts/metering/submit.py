@@ -20,6 +20,7 @@ Readings and derived intervals are stored per series and UTC day (see the reader
 from __future__ import annotations
 
 import bisect
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -64,7 +65,6 @@ SPIKE = "spike"  # above max_power_w * 900 s (domain report 4-D)
 # order; a series only moves forward, so a batch appends to a day's lists.
 
 DAY_S = 86_400
-SLOTS_PER_DAY = DAY_S // INTERVAL_S
 
 
 def _day_suffix(meter_id: str, channel: str, day_start: int) -> str:
@@ -98,12 +98,19 @@ def leaves_key(root_hex: str) -> str:
     return f"metering/leaves/{root_hex}"
 
 
-def _find_entry(state: State, key: str, interval_start: int) -> list[Any] | None:
-    """The entry of ``interval_start`` in the day list stored under ``key``."""
-    entries: list[list[Any]] | None = state.get_json(key)
+def _find_entry(
+    state: State, day_key: Callable[[str, str, int], str], meter_id: str, channel: str, start: int
+) -> list[Any] | None:
+    """The entry of the interval starting at ``start`` in the series' day list under
+    ``day_key`` (``readings_key`` or ``intervals_key``)."""
+    if start % INTERVAL_S:
+        return None
+    entries: list[list[Any]] | None = state.get_json(
+        day_key(meter_id, channel, start - start % DAY_S)
+    )
     if not entries:
         return None
-    slot = interval_start % DAY_S // INTERVAL_S
+    slot = start % DAY_S // INTERVAL_S
     at = bisect.bisect_left(entries, slot, key=lambda entry: entry[0])
     if at < len(entries) and entries[at][0] == slot:
         return entries[at]
@@ -116,9 +123,8 @@ def get_reading(
     """``{batch, channel, error_flags, height, index, interval_start, meter, page,
     register_wh, signature, tx_id}``, or None."""
     series = _channel_of(state, meter_id, channel)
-    day = interval_start - interval_start % DAY_S
-    entry = _find_entry(state, readings_key(meter_id, series, day), interval_start)
-    if entry is None or interval_start % INTERVAL_S:
+    entry = _find_entry(state, readings_key, meter_id, series, interval_start)
+    if entry is None:
         return None
     _, register_wh, page, error_flags, root_hex, index, signature = entry
     batch = get_batch(state, root_hex) or {}
@@ -143,9 +149,8 @@ def get_interval(
     """The derived interval record ``{billable, channel, energy_wh, flags, interval_start,
     meter, rollover, source}``: energy, source, flags and whether it is billable."""
     series = _channel_of(state, meter_id, channel)
-    day = interval_start - interval_start % DAY_S
-    entry = _find_entry(state, intervals_key(meter_id, series, day), interval_start)
-    if entry is None or interval_start % INTERVAL_S:
+    entry = _find_entry(state, intervals_key, meter_id, series, interval_start)
+    if entry is None:
         return None
     _, energy_wh, source, flags, rollover = entry
     return {
@@ -250,29 +255,22 @@ class Plan:
         default_factory=list
     )
     events: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
-    last: dict[tuple[str, str], _Last] = field(default_factory=dict)
+    last: dict[tuple[str, str], Reading] = field(default_factory=dict)  # each series' latest
 
 
-@dataclass(frozen=True, slots=True)
-class _Last:
-    """A series' latest reading (the ``metering/last/...`` record)."""
-
-    interval_start: int
-    register_wh: int
-    page: int | None
-    error_flags: str
-
-    @classmethod
-    def of(cls, reading: Reading) -> _Last:
-        return cls(reading.interval_start, reading.register_wh, reading.page, reading.error_flags)
-
-
-def _read_last(state: State, series: tuple[str, str]) -> _Last | None:
+def _read_last(state: State, series: tuple[str, str]) -> Reading | None:
+    """The series' latest stored reading (the ``metering/last/...`` record), unsigned."""
     value = state.get_json(last_key(*series))
     if value is None:
         return None
-    return _Last(
-        int(value["interval_start"]), int(value["register_wh"]), value["page"], value["error_flags"]
+    return Reading(
+        meter=series[0],
+        channel=series[1],
+        interval_start=int(value["interval_start"]),
+        register_wh=int(value["register_wh"]),
+        page=value["page"],
+        error_flags=value["error_flags"],
+        signature=None,
     )
 
 
@@ -290,7 +288,7 @@ def compute_plan(state: State, env: BlockEnv, msg: SubmitReadings, *, verify: bo
     series: tuple[str, str] | None = None
     meter: dict[str, Any] = {}
     public_key = b""
-    last: _Last | None = None
+    last: Reading | None = None
     for index, (reading, leaf) in enumerate(zip(msg.readings, msg.leaves, strict=True)):
         try:
             if (reading.meter, reading.channel) != series:
@@ -314,7 +312,7 @@ def compute_plan(state: State, env: BlockEnv, msg: SubmitReadings, *, verify: bo
                 VERIFIED.verify(ED25519, public_key, message, reading.signature)
             if last is not None:
                 _plan_energy(plan, meter, reading, last)
-            last = _Last.of(reading)
+            last = reading
         except GridledgerError as exc:
             where = f"{reading.meter} {reading.channel} {reading.interval_start}"
             raise type(exc)(f"reading {index} ({where}): {exc.message}") from exc
@@ -352,7 +350,7 @@ def _verify_head_end(state: State, msg: SubmitReadings) -> None:
         ) from exc
 
 
-def _plan_energy(plan: Plan, meter: dict[str, Any], reading: Reading, last: _Last) -> None:
+def _plan_energy(plan: Plan, meter: dict[str, Any], reading: Reading, last: Reading) -> None:
     previous_start = last.interval_start
     if reading.interval_start == previous_start:
         raise Conflict("the meter already has a reading for this interval")
@@ -376,40 +374,30 @@ def _plan_energy(plan: Plan, meter: dict[str, Any], reading: Reading, last: _Las
             f"register decreased from {last.register_wh} to {reading.register_wh}; a "
             f"rollover would mean {delta} Wh in {elapsed} s, above max_power_w {max_power_w}"
         )
-    if elapsed == INTERVAL_S and not last.error_flags and not reading.error_flags:
-        # The common case: the next interval, nothing flagged.
-        if delta * 3600 <= max_power_w * INTERVAL_S:
-            flags: tuple[str, ...] = ()
-        else:
-            flags = _spike(plan, reading.meter, reading.interval_start, delta)
-        plan.intervals.append(
-            (reading.meter, reading.channel, reading.interval_start, delta, ACTUAL, flags, rolled)
-        )
-        return
     missing = elapsed // INTERVAL_S - 1
-    error_flags = tuple(sorted(set(last.error_flags) | set(reading.error_flags)))
+    error_flags: tuple[str, ...] = ()
+    if last.error_flags or reading.error_flags:
+        error_flags = tuple(sorted(set(last.error_flags) | set(reading.error_flags)))
     if missing:
         _plan_gap(plan, reading, previous_start, missing, delta)
     if missing > MAX_ESTIMATED_GAP_INTERVALS:
         return
     source = ESTIMATED if missing else ACTUAL
-    energies = compute_interval_energies(delta, missing + 1)
+    energies = compute_interval_energies(delta, missing + 1) if missing else (delta,)
     for step, energy_wh in enumerate(energies, start=1):
         start = previous_start + step * INTERVAL_S
         flags = error_flags
         if not is_plausible_energy(energy_wh, max_power_w, INTERVAL_S):
             flags = tuple(sorted((*error_flags, SPIKE)))
-            _spike(plan, reading.meter, start, energy_wh)
+            plan.events.append(
+                (
+                    "metering.spike",
+                    {"meter": reading.meter, "interval_start": start, "energy_wh": energy_wh},
+                )
+            )
         plan.intervals.append(
             (reading.meter, reading.channel, start, energy_wh, source, flags, rolled)
         )
-
-
-def _spike(plan: Plan, meter_id: str, start: int, energy_wh: int) -> tuple[str, ...]:
-    plan.events.append(
-        ("metering.spike", {"meter": meter_id, "interval_start": start, "energy_wh": energy_wh})
-    )
-    return (SPIKE,)
 
 
 def _plan_gap(plan: Plan, reading: Reading, previous_start: int, missing: int, delta: int) -> None:
@@ -442,25 +430,22 @@ def apply_submit_readings(ctx: TxContext, msg: SubmitReadings) -> None:
     root_hex = msg.root.hex()
     log_index = ctx.append_log("metering.submit_readings")
     state = ctx.state
-    readings: dict[str, list[bytes]] = {}
-    for index, reading in enumerate(msg.readings):
-        start = reading.interval_start
-        key = readings_key(reading.meter, reading.channel, start - start % DAY_S)
-        entries = readings.get(key)
-        if entries is None:
-            entries = readings[key] = []
-        entries.append(encode_reading_entry(reading, root_hex, index))
-    intervals: dict[str, list[bytes]] = {}
-    for meter_id, channel, start, energy_wh, source, flags, rolled in plan.intervals:
-        key = intervals_key(meter_id, channel, start - start % DAY_S)
-        entries = intervals.get(key)
-        if entries is None:
-            entries = intervals[key] = []
-        entries.append(encode_interval_entry(start, energy_wh, source, flags, rolled))
-    for key, entries in readings.items():
-        state.put(key, _append_entries(state.get(key), entries))
-    for key, entries in intervals.items():
-        state.put(key, _append_entries(state.get(key), entries))
+    _append_to_days(
+        state,
+        readings_key,
+        (
+            (r.meter, r.channel, r.interval_start, encode_reading_entry(r, root_hex, i))
+            for i, r in enumerate(msg.readings)
+        ),
+    )
+    _append_to_days(
+        state,
+        intervals_key,
+        (
+            (meter, channel, start, encode_interval_entry(start, wh, source, flags, rolled))
+            for meter, channel, start, wh, source, flags, rolled in plan.intervals
+        ),
+    )
     state.put(leaves_key(root_hex), b"".join(msg.leaf_hashes))
     for key, value in plan.gaps:
         state.put_json(key, value)
@@ -507,6 +492,20 @@ def _json_int_or_null(value: int | None) -> str:
     return "null" if value is None else str(value)
 
 
+def _append_to_days(
+    state: State,
+    day_key: Callable[[str, str, int], str],
+    entries: Iterable[tuple[str, str, int, bytes]],
+) -> None:
+    """Append each encoded entry ``(meter, channel, interval_start, entry)`` to its series' day
+    list under ``day_key`` (``readings_key`` or ``intervals_key``), one write per day list."""
+    by_key: dict[str, list[bytes]] = {}
+    for meter_id, channel, start, entry in entries:
+        by_key.setdefault(day_key(meter_id, channel, start - start % DAY_S), []).append(entry)
+    for key, listed in by_key.items():
+        state.put(key, _append_entries(state.get(key), listed))
+
+
 def _append_entries(stored: bytes | None, entries: list[bytes]) -> bytes:
     """A day list with ``entries`` (canonical JSON, later slots) appended: the canonical JSON of
     the longer list, without decoding the stored one."""
@@ -547,7 +546,7 @@ def encode_interval_entry(
     )
 
 
-def encode_last_record(last: _Last) -> bytes:
+def encode_last_record(last: Reading) -> bytes:
     """Canonical JSON of a series' latest reading (``metering/last/...``):
     ``{"error_flags","interval_start","page","register_wh"}``."""
     record = {
