@@ -8,7 +8,8 @@ STAMP := $(VENV)/.installed
 
 setup: $(STAMP)
 
-$(STAMP): pyproject.toml requirements.lock scripts/setup scripts/setup-cometbft
+$(STAMP): pyproject.toml requirements.lock scripts/setup scripts/setup-cometbft \
+  scripts/setup-native native/Cargo.toml native/Cargo.lock native/src/lib.rs
 	PYTHON=$(PYTHON) bash scripts/setup
 	@touch $(STAMP)
 

@@ -1,6 +1,9 @@
 """Signatures and addresses.
 
-Ed25519 (RFC 8032) through libsodium (PyNaCl) is the default suite. A signature on the ledger
+Ed25519 (RFC 8032) is the default suite. Signatures are checked by ``gridledger_native`` (our
+Rust module in ``native/``, built by ``make setup`` where Rust is installed) or else by libsodium
+(PyNaCl); both accept exactly the same signatures, libsodium's rules, so validators built either
+way agree (``ED25519_VERIFIER`` says which one this process uses). A signature on the ledger
 always says which suite made it (``alg``), so another suite (SM2/SM3 for a domestic-cryptography
 chain) can be added beside it without changing the transaction format.
 
@@ -14,8 +17,10 @@ The core only verifies; key generation (randomness) happens at the edge in ``gri
 from __future__ import annotations
 
 import hashlib
+import importlib
 import re
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -47,6 +52,29 @@ def is_address(text: object) -> bool:
     return isinstance(text, str) and _ADDRESS.fullmatch(text) is not None
 
 
+def verify_ed25519_libsodium(public_key: bytes, message: bytes, signature: bytes) -> bool:
+    """libsodium's Ed25519 check (32-byte key, 64-byte signature)."""
+    try:
+        nacl.bindings.crypto_sign_open(signature + message, public_key)
+    except (nacl.exceptions.BadSignatureError, nacl.exceptions.ValueError):
+        return False
+    return True
+
+
+def _load_native_verifier() -> Callable[[bytes, bytes, bytes], bool] | None:
+    try:
+        module = importlib.import_module("gridledger_native")
+    except ImportError:
+        return None
+    verify: Callable[[bytes, bytes, bytes], bool] = module.ed25519_verify
+    return verify
+
+
+verify_ed25519_native = _load_native_verifier()
+ED25519_VERIFIER = "native" if verify_ed25519_native is not None else "libsodium"
+_verify_ed25519 = verify_ed25519_native or verify_ed25519_libsodium
+
+
 def verify_signature(alg: str, public_key: bytes, message: bytes, signature: bytes) -> None:
     """Raise InvalidSignature unless ``signature`` is ``public_key``'s signature of ``message``."""
     if alg != ED25519:
@@ -61,12 +89,8 @@ def verify_signature(alg: str, public_key: bytes, message: bytes, signature: byt
         raise InvalidSignature(
             f"ed25519 signature must be {ED25519_SIGNATURE_BYTES} bytes, got {len(signature)}"
         )
-    try:
-        nacl.bindings.crypto_sign_open(signature + message, public_key)
-    except (nacl.exceptions.BadSignatureError, nacl.exceptions.ValueError) as exc:
-        raise InvalidSignature(
-            f"signature does not verify for key {public_key.hex()[:16]}…"
-        ) from exc
+    if not _verify_ed25519(public_key, message, signature):
+        raise InvalidSignature(f"signature does not verify for key {public_key.hex()[:16]}…")
 
 
 class VerifiedCache:

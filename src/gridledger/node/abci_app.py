@@ -137,7 +137,7 @@ class Application:
             raw_hash = hashlib.sha256(raw).digest()
             checked = self._verified.get(raw_hash)
             if checked is None:
-                # Pure work outside the lock: libsodium releases the GIL, so concurrent
+                # Pure work outside the lock: both Ed25519 verifiers release the GIL, so concurrent
                 # callers verify signatures on several cores.
                 tx = decode_transaction(raw)
                 tx_id = tx.tx_id
