@@ -87,14 +87,18 @@ def test_check_transaction_rules_returns_the_parsed_message() -> None:
     assert checked.message == notary.parse_record(tx.body.args)
 
 
-def test_an_already_parsed_entry_is_returned_as_it_is() -> None:
+def test_an_already_parsed_entry_keeps_its_message() -> None:
     chain = Chain()
     tx = chain.tx(
         "notary", "record", record_args(digest_of("a"), [GRIDCO_ADMIN.address]), [GRIDCO_ADMIN]
     )
     parsed = CheckedTx(tx=tx, message=notary.parse_record(tx.body.args), parsed=True)
 
-    assert check_transaction_rules(State(chain.backend), next_env(chain), parsed) is parsed
+    checked = check_transaction_rules(State(chain.backend), next_env(chain), parsed)
+
+    assert checked.parsed
+    assert checked.tx is tx
+    assert checked.message is parsed.message
 
 
 def test_finalize_with_check_tx_results_equals_finalize_without() -> None:

@@ -76,6 +76,10 @@ class TxContext:
     # What a method's ``check`` computed for its ``apply`` in the same transaction (both run on
     # this context, on the same state, one after the other), so apply need not compute it again.
     memo: dict[str, Any] = field(default_factory=dict)
+    # In FinalizeBlock, the memo ``check`` left when CheckTx ran it on these same bytes in this
+    # process (against the state of that moment); empty otherwise. A method may reuse an entry
+    # only after checking it still holds, since the state and the block have moved on.
+    check_tx_memo: Mapping[str, Any] = field(default_factory=dict)
 
     @property
     def sender(self) -> str:

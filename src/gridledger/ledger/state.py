@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import bisect
 from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any, Protocol
 
 from gridledger import codec
@@ -75,10 +76,34 @@ class State:
         self._decoded: dict[bytes, Any] = {}
         self._block: Changes = {}
         self._tx: Changes | None = None
+        self._recorded: dict[str, bytes | None] | None = None
+
+    @contextmanager
+    def recording_reads(self) -> Iterator[dict[str, bytes | None]]:
+        """Within the block, every key read through ``get`` (and ``get_json``) and the bytes
+        it had (None: absent) go into the yielded dict: what a computation depended on, so a
+        later State can tell whether the computation would still come out the same
+        (``reads_unchanged``). ``iter_prefix`` is refused meanwhile."""
+        recorded: dict[str, bytes | None] = {}
+        outer, self._recorded = self._recorded, recorded
+        try:
+            yield recorded
+        finally:
+            self._recorded = outer
+
+    def reads_unchanged(self, recorded: dict[str, bytes | None]) -> bool:
+        """Whether every key in ``recorded`` holds the same bytes here."""
+        return all(self.get(key) == value for key, value in recorded.items())
 
     # -- reads ---------------------------------------------------------------------------------
 
     def get(self, key: str) -> bytes | None:
+        value = self._get(key)
+        if self._recorded is not None:
+            self._recorded.setdefault(key, value)
+        return value
+
+    def _get(self, key: str) -> bytes | None:
         if self._tx is not None and key in self._tx:
             return self._tx[key]
         if key in self._block:
@@ -106,6 +131,8 @@ class State:
         return self.get(key) is not None
 
     def iter_prefix(self, prefix: str) -> Iterator[tuple[str, bytes]]:
+        if self._recorded is not None:  # a range read cannot be replayed as a set of keys
+            raise StoreError("iter_prefix inside recording_reads: the reads could not be checked")
         merged: dict[str, bytes | None] = dict(self._backend.iter_prefix(prefix))
         for layer in (self._block, self._tx or {}):
             for key, value in layer.items():

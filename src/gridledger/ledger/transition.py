@@ -24,7 +24,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from gridledger.contracts import CONTRACTS, identity, market
@@ -107,7 +107,9 @@ class BlockResult:
 class CheckedTx:
     """What CheckTx learned about one transaction's bytes, for FinalizeBlock to reuse: the
     decoded transaction, whose signatures it verified, and, once the transaction passed CheckTx's
-    rules (``parsed``), its method's parsed message.
+    rules (``parsed``), its method's parsed message and what the method's ``check`` memoized
+    (handed to FinalizeBlock's ``check`` as ``TxContext.check_tx_memo``, to reuse where it can
+    show the entry still holds).
 
     Decoding, verifying and parsing are pure functions of the bytes (``parse`` reads only the
     arguments, and messages are frozen), so reusing them changes nothing but the time taken; a
@@ -117,6 +119,7 @@ class CheckedTx:
     tx: Transaction
     message: Any = None
     parsed: bool = False
+    check_memo: Mapping[str, Any] = field(default_factory=dict)  # ``check``'s memo in CheckTx
 
 
 def compute_error_code(error: GridledgerError) -> int:
@@ -194,9 +197,10 @@ def check_transaction_rules(state: State, env: BlockEnv, checked: CheckedTx) -> 
     tx = checked.tx
     method = check_transaction(state, env, tx, signatures_verified=True)
     msg = checked.message if checked.parsed else method.parse(tx.body.args)
-    method.check(TxContext(state=state, env=env, tx=tx), msg)
+    ctx = TxContext(state=state, env=env, tx=tx)
+    method.check(ctx, msg)
     state.put(_replay_key(tx.tx_id), IN_MEMPOOL)
-    return checked if checked.parsed else CheckedTx(tx=tx, message=msg, parsed=True)
+    return CheckedTx(tx=tx, message=msg, parsed=True, check_memo=ctx.memo)
 
 
 def apply_transaction(
@@ -211,7 +215,7 @@ def _run_transaction(
     tx = checked.tx
     method = check_transaction(state, env, tx, signatures_verified=signatures_verified)
     msg = checked.message if checked.parsed else method.parse(tx.body.args)
-    ctx = TxContext(state=state, env=env, tx=tx)
+    ctx = TxContext(state=state, env=env, tx=tx, check_tx_memo=checked.check_memo)
     method.check(ctx, msg)
     method.apply(ctx, msg)
     state.put(_replay_key(tx.tx_id), str(env.height).encode("ascii"))

@@ -146,9 +146,10 @@ class Application:
                 self._remember_verified(raw_hash, checked)
             tx_id = checked.tx.tx_id
             with self._check_lock:
-                passed = check_transaction_rules(self._check_state, self._next_env(), checked)
-                if passed is not checked:  # now with its parsed message
-                    self._verified[raw_hash] = passed
+                # now with its parsed message and what its check memoized
+                self._verified[raw_hash] = check_transaction_rules(
+                    self._check_state, self._next_env(), checked
+                )
         except GridledgerError as exc:
             return CheckResult(
                 code=compute_error_code(exc), tx_id=tx_id, log=exc.message, error=exc.code

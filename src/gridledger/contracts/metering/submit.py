@@ -256,6 +256,8 @@ class Plan:
     )
     events: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     last: dict[tuple[str, str], Reading] = field(default_factory=dict)  # each series' latest
+    ends_by_s: int = 0  # the end of the batch's latest interval: grid time must have reached it
+    reads: dict[str, bytes | None] = field(default_factory=dict)  # what the checks read
 
 
 def _read_last(state: State, series: tuple[str, str]) -> Reading | None:
@@ -318,6 +320,7 @@ def compute_plan(state: State, env: BlockEnv, msg: SubmitReadings, *, verify: bo
             raise type(exc)(f"reading {index} ({where}): {exc.message}") from exc
     if series is not None and last is not None:
         plan.last[series] = last
+    plan.ends_by_s = max((r.interval_start for r in msg.readings), default=0) + INTERVAL_S
     return plan
 
 
@@ -420,7 +423,23 @@ _PLAN = "metering.plan"
 
 
 def check_submit_readings(ctx: TxContext, msg: SubmitReadings) -> None:
-    ctx.memo[_PLAN] = compute_plan(ctx.state, ctx.env, msg, verify=True)
+    """The plan CheckTx computed for these bytes when it still holds, else a new one.
+
+    A plan is a function of the message, the bytes of the keys it read and, through the
+    "interval has ended" check, the block's grid time: so it holds when every key it read
+    is unchanged and the grid time has reached the end of the batch's latest interval."""
+    earlier = ctx.check_tx_memo.get(_PLAN)
+    if (
+        isinstance(earlier, Plan)
+        and earlier.ends_by_s <= read_grid_time_ms(ctx.state, ctx.env) // 1000
+        and ctx.state.reads_unchanged(earlier.reads)
+    ):
+        ctx.memo[_PLAN] = earlier
+        return
+    with ctx.state.recording_reads() as reads:
+        plan = compute_plan(ctx.state, ctx.env, msg, verify=True)
+    plan.reads = reads
+    ctx.memo[_PLAN] = plan
 
 
 def apply_submit_readings(ctx: TxContext, msg: SubmitReadings) -> None:
@@ -484,8 +503,7 @@ def apply_submit_readings(ctx: TxContext, msg: SubmitReadings) -> None:
 # encoder, which refuses it. Tests compare both encoders over generated entries.
 
 
-def _fits(*numbers: int) -> bool:
-    return all(codec.INT_MIN <= n <= codec.INT_MAX for n in numbers)
+_INT_MIN, _INT_MAX = codec.INT_MIN, codec.INT_MAX
 
 
 def _json_int_or_null(value: int | None) -> str:
@@ -500,8 +518,14 @@ def _append_to_days(
     """Append each encoded entry ``(meter, channel, interval_start, entry)`` to its series' day
     list under ``day_key`` (``readings_key`` or ``intervals_key``), one write per day list."""
     by_key: dict[str, list[bytes]] = {}
+    day_of_list: tuple[str, str, int] | None = None
+    listed: list[bytes] = []
     for meter_id, channel, start, entry in entries:
-        by_key.setdefault(day_key(meter_id, channel, start - start % DAY_S), []).append(entry)
+        day = (meter_id, channel, start - start % DAY_S)
+        if day != day_of_list:  # entries come in runs of one series and day
+            day_of_list = day
+            listed = by_key.setdefault(day_key(*day), [])
+        listed.append(entry)
     for key, listed in by_key.items():
         state.put(key, _append_entries(state.get(key), listed))
 
@@ -521,7 +545,11 @@ def encode_reading_entry(reading: Reading, root_hex: str, index: int) -> bytes:
     slot = reading.interval_start % DAY_S // INTERVAL_S
     page = reading.page
     signature = None if reading.signature is None else reading.signature.hex()
-    if not _fits(reading.register_wh, page or 0, index):
+    if not (
+        _INT_MIN <= reading.register_wh <= _INT_MAX
+        and _INT_MIN <= (page or 0) <= _INT_MAX
+        and _INT_MIN <= index <= _INT_MAX
+    ):
         return codec.encode(
             [slot, reading.register_wh, page, reading.error_flags, root_hex, index, signature]
         )
@@ -538,9 +566,9 @@ def encode_interval_entry(
     """Canonical JSON of a derived interval's day-list entry:
     ``[slot, energy_wh, source, flags, rollover]``."""
     slot = start % DAY_S // INTERVAL_S
-    if not _fits(energy_wh):
+    if not _INT_MIN <= energy_wh <= _INT_MAX:
         return codec.encode([slot, energy_wh, source, list(flags), rolled])
-    listed = ",".join(f'"{flag}"' for flag in flags)
+    listed = ",".join(f'"{flag}"' for flag in flags) if flags else ""
     return (f'[{slot},{energy_wh},"{source}",[{listed}],{"true" if rolled else "false"}]').encode(
         "ascii"
     )
@@ -555,7 +583,11 @@ def encode_last_record(last: Reading) -> bytes:
         "page": last.page,
         "register_wh": last.register_wh,
     }
-    if not _fits(last.interval_start, last.register_wh, last.page or 0):
+    if not (
+        _INT_MIN <= last.interval_start <= _INT_MAX
+        and _INT_MIN <= last.register_wh <= _INT_MAX
+        and _INT_MIN <= (last.page or 0) <= _INT_MAX
+    ):
         return codec.encode(record)
     return (
         f'{{"error_flags":"{last.error_flags}","interval_start":{last.interval_start},'
