@@ -26,12 +26,15 @@ from tests.chain import CHAIN_ID, GENESIS_TIME_MS, GRIDCO_ADMIN, genesis_documen
 NOW_S = GENESIS_TIME_MS // 1000 + 86_400  # a day after the test genesis
 
 
-def workload(meters: int = 12, readings: int = 60, batch_size: int = 25) -> Workload:
+def workload(
+    meters: int = 12, readings: int = 60, batch_size: int = 25, head_end_readings: int | None = None
+) -> Workload:
     return prepare_workload(
         chain_id=CHAIN_ID,
         admin=GRIDCO_ADMIN,
         meters=meters,
         readings=readings,
+        head_end_readings=head_end_readings,
         batch_size=batch_size,
         now_s=NOW_S,
     )
@@ -53,11 +56,15 @@ def batch_readings(raw: bytes) -> tuple[Reading, ...]:
     return parse_submit_readings(batch_args(raw)).readings
 
 
-def test_series_are_consecutive_split_by_mode_and_end_in_the_past() -> None:
-    w = workload()
+@pytest.mark.parametrize("head_end_readings", [None, 150])
+def test_series_are_consecutive_split_by_mode_and_end_in_the_past(
+    head_end_readings: int | None,
+) -> None:
+    w = workload(head_end_readings=head_end_readings)
     (mode_a, batches_a), (mode_b, batches_b) = w.modes
     assert (mode_a, mode_b) == (METER_SIGNED, HEAD_END_SIGNED)
-    assert sum(b.readings for b in batches_a) == sum(b.readings for b in batches_b) == 60
+    assert sum(b.readings for b in batches_a) == 60
+    assert sum(b.readings for b in batches_b) == (head_end_readings or 60)
     assert all(b.readings <= 25 for b in (*batches_a, *batches_b))
     series: dict[str, list[tuple[int, int]]] = {}
     for batches in (batches_a, batches_b):
@@ -73,7 +80,7 @@ def test_series_are_consecutive_split_by_mode_and_end_in_the_past() -> None:
         registers = [register for _, register in items]
         assert registers == sorted(registers)
         assert w.last_reading[meter] == items[-1]
-    assert w.readings == 120
+    assert w.readings == 60 + (head_end_readings or 60)
 
 
 def test_modes_sign_differently_and_keep_each_meter_in_one_batch() -> None:

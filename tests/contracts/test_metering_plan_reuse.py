@@ -21,10 +21,9 @@ from gridledger.ledger.context import BlockEnv, TxContext
 from gridledger.ledger.state import MemoryBackend, State
 from gridledger.ledger.transition import OK, CheckedTx, apply_block, check_transaction_rules
 from gridledger.ledger.tx import Transaction, decode_transaction
-from tests.chain import BLOCK_INTERVAL_MS, CHAIN_ID, GENESIS_TIME_MS, Chain
+from tests.chain import BLOCK_INTERVAL_MS, CHAIN_ID, GENESIS_TIME_MS, GRIDCO_ADMIN, Chain
 from tests.contracts.metering_support import (
     DAY,
-    GRIDCO_ADMIN,
     batch_args,
     hhmm,
     metered_chain,

@@ -13,7 +13,8 @@ The workload (``gridledger.bench.workload``): 1,000 meters, each with a series o
    generator (``gridledger.bench.load``); readings/s counts only batches whose record the state
    holds afterwards (read back through ``abci_query``), over the time from the first send to the
    last commit. The CPU each process used meanwhile comes from /proc. The load is a closed
-   loop: at most ``--window`` readings are sent and not yet committed, so commit latency is
+   loop: at most ``--window`` readings (``--head-end-window`` for head-end batches) are sent
+   and not yet committed, so commit latency is
    about the window over the rate; a larger window fills larger blocks (more throughput for
    head-end batches, whose per-block overhead weighs more) at the cost of latency.
 
@@ -68,11 +69,16 @@ from gridledger.store.sqlite import SqliteStore
 
 CHAIN_ID = "gridledger-bench-readings"
 METERS = 1_000
-READINGS = 150_000  # per mode: five windows, so the figure is a sustained rate
 BATCH_SIZE = 1_000
-# Readings sent but not yet committed, at most: enough to keep the network's two cores busy in
-# both modes (with 10,000 they idled 10-40 % of the run, waiting for the next batches).
+# Readings sent but not yet committed, at most, per mode: enough to keep the network's two cores
+# busy (meter-signed with 10,000 idled 10-40 % of the run waiting for the next batches; head-end
+# with 30,000 idled a third). A head-end system uploads a whole collection round at once (a
+# day's load profiles of its meters: 96 readings each), so 90,000 is a modest round.
 WINDOW_READINGS = 30_000
+HEAD_END_WINDOW_READINGS = 90_000
+# Per mode: five windows, so the figure is a sustained rate.
+READINGS = 5 * WINDOW_READINGS
+HEAD_END_READINGS = 5 * HEAD_END_WINDOW_READINGS
 IN_FLIGHT = 8
 VALIDATORS = 4
 BASELINE_READINGS = 10_000  # per mode, for the one-validator baseline
@@ -118,30 +124,46 @@ class NetworkRun:
 def run(
     *,
     readings: int = READINGS,
+    head_end_readings: int = HEAD_END_READINGS,
     batch_size: int = BATCH_SIZE,
     meters: int = METERS,
     in_flight: int = IN_FLIGHT,
     window: int = WINDOW_READINGS,
+    head_end_window: int = HEAD_END_WINDOW_READINGS,
     keep: bool = False,
 ) -> NetworkRun:
-    compute_series_lengths(meters, readings, batch_size)  # refuse bad sizes before any work
+    for count in (readings, head_end_readings):  # refuse bad sizes before any work
+        compute_series_lengths(meters, count, batch_size)
     print(
         f"gridledger bench readings — {VALIDATORS} validators on loopback, {os.cpu_count()} "
-        f"CPU(s), Python {sys.version.split()[0]}; {meters:,} meters, {readings:,} readings per "
-        f"mode, at most {batch_size:,} per transaction, window {window:,} readings, "
-        f"{in_flight} in flight"
+        f"CPU(s), Python {sys.version.split()[0]}; {meters:,} meters, at most {batch_size:,} "
+        f"readings per transaction, {in_flight} in flight; meter-signed: {readings:,} readings, "
+        f"window {window:,}; head-end: {head_end_readings:,} readings, window "
+        f"{head_end_window:,}"
     )
     root = Path(tempfile.mkdtemp(prefix="gridledger-bench-readings-"))
     try:
         network = init_bench_network(root / "net", CHAIN_ID)
         start = time.perf_counter()
-        workload = build_workload(network, meters=meters, readings=readings, batch_size=batch_size)
+        workload = build_workload(
+            network,
+            meters=meters,
+            readings=readings,
+            head_end_readings=head_end_readings,
+            batch_size=batch_size,
+        )
         print(format_workload(workload, time.perf_counter() - start), flush=True)
         print(format_verify_rates(measure_verify_rates(VERIFY_SAMPLE)), flush=True)
         baselines = measure_one_validator(read_app_genesis(network), workload)
         print(format_baselines(baselines), flush=True)
         with network_running(network):
-            result = measure_network(network, workload, in_flight=in_flight, window=window)
+            result = measure_network(
+                network,
+                workload,
+                in_flight=in_flight,
+                window=window,
+                head_end_window=head_end_window,
+            )
         print(format_network(result, network), flush=True)
         return result
     finally:
@@ -151,13 +173,21 @@ def run(
             shutil.rmtree(root, ignore_errors=True)
 
 
-def build_workload(network: Network, *, meters: int, readings: int, batch_size: int) -> Workload:
+def build_workload(
+    network: Network,
+    *,
+    meters: int,
+    readings: int,
+    batch_size: int,
+    head_end_readings: int | None = None,
+) -> Workload:
     """The run's transactions for ``network``, signed by its operator (gridco) admin."""
     return prepare_workload(
         chain_id=network.chain_id,
         admin=read_key_file(network.node("gridco").key_file("admin")),
         meters=meters,
         readings=readings,
+        head_end_readings=head_end_readings,
         batch_size=batch_size,
         now_s=time.time_ns() // 1_000_000_000,
     )
@@ -254,9 +284,17 @@ def _finalize(
 
 
 def measure_network(
-    network: Network, workload: Workload, *, in_flight: int, window: int
+    network: Network,
+    workload: Workload,
+    *,
+    in_flight: int,
+    window: int,
+    head_end_window: int | None = None,
 ) -> NetworkRun:
-    """Register the meters, then send each mode's batches; ``network`` must be up."""
+    """Register the meters, then send each mode's batches, at most ``window`` readings
+    uncommitted (``head_end_window`` for head-end batches, default the same); ``network``
+    must be up."""
+    windows = {METER_SIGNED: window, HEAD_END_SIGNED: head_end_window or window}
     rpcs = [n.rpc_url for n in network.nodes]
     store = RpcStore(rpcs[0])
     try:
@@ -268,7 +306,9 @@ def measure_network(
             # readings that build on them reach its CheckTx.
             wait_nodes_caught_up(network.nodes)
             modes.append(
-                _measure_mode(network, store, mode, batches, in_flight=in_flight, window=window)
+                _measure_mode(
+                    network, store, mode, batches, in_flight=in_flight, window=windows[mode]
+                )
             )
     finally:
         store.close()

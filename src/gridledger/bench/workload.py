@@ -93,19 +93,27 @@ def prepare_workload(
     readings: int,
     batch_size: int,
     now_s: int,
+    head_end_readings: int | None = None,
 ) -> Workload:
-    """``readings`` readings in each mode over ``meters`` meters, ``batch_size`` at most per
-    transaction, every interval ended an hour before ``now_s``: CheckTx judges "has the interval
-    ended" by the last block's time, and without traffic the last block can be minutes old."""
-    lengths = compute_series_lengths(meters, readings, batch_size)
+    """``readings`` meter-signed readings, then ``head_end_readings`` (default: as many)
+    head-end-signed ones, over ``meters`` meters, ``batch_size`` at most per transaction, every
+    interval ended an hour before ``now_s``: CheckTx judges "has the interval ended" by the last
+    block's time, and without traffic the last block can be minutes old."""
+    counts = (readings, readings if head_end_readings is None else head_end_readings)
+    per_mode = [compute_series_lengths(meters, count, batch_size) for count in counts]
     ids = tuple(f"m{i:05d}" for i in range(meters))
     rng = random.Random(SEED)  # noqa: S311 - reproducible registers, not a secret
     registers = {meter: rng.randrange(10**6, 10**8) for meter in ids}
-    longest = lengths[0]
     last_start = ((now_s - ENDED_MARGIN_S) // INTERVAL_S - 1) * INTERVAL_S
+    # the head-end series end at last_start, the meter-signed ones just before them
+    first_starts = (
+        last_start - (per_mode[0][0] + per_mode[1][0] - 1) * INTERVAL_S,
+        last_start - (per_mode[1][0] - 1) * INTERVAL_S,
+    )
     modes = []
-    for m, mode in enumerate((METER_SIGNED, HEAD_END_SIGNED)):
-        first_start = last_start - ((2 - m) * longest - 1) * INTERVAL_S
+    for mode, lengths, first_start in zip(
+        (METER_SIGNED, HEAD_END_SIGNED), per_mode, first_starts, strict=True
+    ):
         series = []
         for meter, length in zip(ids, lengths, strict=True):
             items = []

@@ -173,10 +173,16 @@ def _add_node_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser])
     s.add_argument("--no-ledger", action="store_true", help="only time compute_clearing")
     s.set_defaults(func=cmd_bench_market)
     s = bench.add_parser("readings", help="4-validator network: meter readings/s, both signings")
-    s.add_argument("--readings", type=int, default=150_000, help="readings per signing mode")
+    s.add_argument("--readings", type=int, default=150_000, help="meter-signed readings")
+    s.add_argument("--head-end-readings", type=int, default=450_000, help="head-end readings")
     s.add_argument("--batch-size", type=int, default=1_000, help="readings per transaction")
     s.add_argument("--meters", type=int, default=1_000)
-    s.add_argument("--window", type=int, default=30_000, help="readings sent, not yet committed")
+    s.add_argument(
+        "--window", type=int, default=30_000, help="meter-signed readings sent, not yet committed"
+    )
+    s.add_argument(
+        "--head-end-window", type=int, default=90_000, help="head-end readings not yet committed"
+    )
     s.add_argument("--in-flight", type=int, default=8)
     s.add_argument("--keep", action="store_true", help="keep the network's directory")
     s.set_defaults(func=cmd_bench_readings)
@@ -489,10 +495,12 @@ def cmd_bench_readings(args: argparse.Namespace) -> int:
 
     run(
         readings=args.readings,
+        head_end_readings=args.head_end_readings,
         batch_size=args.batch_size,
         meters=args.meters,
         in_flight=args.in_flight,
         window=args.window,
+        head_end_window=args.head_end_window,
         keep=args.keep,
     )
     return 0
