@@ -98,21 +98,18 @@ class State:
     # -- reads ---------------------------------------------------------------------------------
 
     def get(self, key: str) -> bytes | None:
-        value = self._get(key)
+        if self._tx is not None and key in self._tx:
+            value = self._tx[key]
+        elif key in self._block:
+            value = self._block[key]
+        else:
+            try:
+                value = self._read_cache[key]
+            except KeyError:
+                value = self._read_cache[key] = self._backend.get(key)
         if self._recorded is not None:
             self._recorded.setdefault(key, value)
         return value
-
-    def _get(self, key: str) -> bytes | None:
-        if self._tx is not None and key in self._tx:
-            return self._tx[key]
-        if key in self._block:
-            return self._block[key]
-        try:
-            return self._read_cache[key]
-        except KeyError:
-            value = self._read_cache[key] = self._backend.get(key)
-            return value
 
     def get_json(self, key: str) -> Any:
         """The stored value decoded. Decoded values are shared between calls (the same bytes

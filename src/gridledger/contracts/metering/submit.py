@@ -503,7 +503,8 @@ def apply_submit_readings(ctx: TxContext, msg: SubmitReadings) -> None:
 # encoder, which refuses it. Tests compare both encoders over generated entries.
 
 
-_INT_MIN, _INT_MAX = codec.INT_MIN, codec.INT_MAX
+def _fits(*numbers: int) -> bool:
+    return min(numbers) >= codec.INT_MIN and max(numbers) <= codec.INT_MAX
 
 
 def _json_int_or_null(value: int | None) -> str:
@@ -545,11 +546,7 @@ def encode_reading_entry(reading: Reading, root_hex: str, index: int) -> bytes:
     slot = reading.interval_start % DAY_S // INTERVAL_S
     page = reading.page
     signature = None if reading.signature is None else reading.signature.hex()
-    if not (
-        _INT_MIN <= reading.register_wh <= _INT_MAX
-        and _INT_MIN <= (page or 0) <= _INT_MAX
-        and _INT_MIN <= index <= _INT_MAX
-    ):
+    if not _fits(reading.register_wh, page or 0, index):
         return codec.encode(
             [slot, reading.register_wh, page, reading.error_flags, root_hex, index, signature]
         )
@@ -566,7 +563,7 @@ def encode_interval_entry(
     """Canonical JSON of a derived interval's day-list entry:
     ``[slot, energy_wh, source, flags, rollover]``."""
     slot = start % DAY_S // INTERVAL_S
-    if not _INT_MIN <= energy_wh <= _INT_MAX:
+    if not codec.INT_MIN <= energy_wh <= codec.INT_MAX:
         return codec.encode([slot, energy_wh, source, list(flags), rolled])
     listed = ",".join(f'"{flag}"' for flag in flags) if flags else ""
     return (f'[{slot},{energy_wh},"{source}",[{listed}],{"true" if rolled else "false"}]').encode(
@@ -583,11 +580,7 @@ def encode_last_record(last: Reading) -> bytes:
         "page": last.page,
         "register_wh": last.register_wh,
     }
-    if not (
-        _INT_MIN <= last.interval_start <= _INT_MAX
-        and _INT_MIN <= last.register_wh <= _INT_MAX
-        and _INT_MIN <= (last.page or 0) <= _INT_MAX
-    ):
+    if not _fits(last.interval_start, last.register_wh, last.page or 0):
         return codec.encode(record)
     return (
         f'{{"error_flags":"{last.error_flags}","interval_start":{last.interval_start},'
