@@ -11,12 +11,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from gridledger import codec
-from gridledger.contracts.metering.reading import INTERVAL_S, Reading, parse_reading
+from gridledger.contracts.metering.reading import INTERVAL_S, Profile, Reading, parse_reading
 from gridledger.contracts.metering.submit import (
     DAY_S,
     _append_entries,
-    encode_interval_entry,
+    encode_interval_entries,
     encode_last_record,
+    encode_profile_entries,
     encode_reading_entry,
 )
 from gridledger.errors import DecodeError
@@ -40,19 +41,56 @@ def test_reading_entry_is_canonical(item: dict[str, Any], root: str, index: int)
     assert encode_reading_entry(reading, root, index) == expected
 
 
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=300, deadline=None)
 @given(
-    st.integers(0, 2**40).map(lambda n: n * INTERVAL_S),
-    st.integers(0, codec.INT_MAX),
+    st.integers(0, 2**30).map(lambda n: n * INTERVAL_S),
+    st.lists(st.integers(0, codec.INT_MAX), min_size=1, max_size=300),
     st.sampled_from(["actual", "estimated"]),
     flag_sets.map(tuple),
     st.booleans(),
 )
-def test_interval_entry_is_canonical(
-    start: int, energy_wh: int, source: str, flags: tuple[str, ...], rolled: bool
+def test_interval_entries_are_canonical_and_split_by_day(
+    first: int, energies: list[int], source: str, flags: tuple[str, ...], rolled: bool
 ) -> None:
-    expected = codec.encode([start % DAY_S // INTERVAL_S, energy_wh, source, list(flags), rolled])
-    assert encode_interval_entry(start, energy_wh, source, flags, rolled) == expected
+    expected: dict[int, list[bytes]] = {}
+    for at, energy_wh in enumerate(energies):
+        start = first + at * INTERVAL_S
+        entry = [start % DAY_S // INTERVAL_S, energy_wh, source, list(flags), rolled]
+        expected.setdefault(start - start % DAY_S, []).append(codec.encode(entry))
+    chunks = encode_interval_entries("m-1", "export", first, energies, source, flags, rolled)
+    assert [(c[0], c[1], c[2] - c[2] % DAY_S, c[3]) for c in chunks] == [
+        ("m-1", "export", day, b",".join(entries)) for day, entries in expected.items()
+    ]
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.integers(0, 2**30).map(lambda n: n * INTERVAL_S),
+    st.lists(st.integers(0, codec.INT_MAX), min_size=1, max_size=300),
+    st.booleans(),
+    hex64,
+    st.integers(0, 700),
+)
+def test_profile_entries_are_the_reading_entries_of_its_readings(
+    first: int, registers: list[int], signed: bool, root: str, offset: int
+) -> None:
+    signatures = tuple(bytes([i % 256]) * 64 for i in range(len(registers))) if signed else None
+    profile = Profile(
+        meter="x.3",
+        channel="import",
+        first_interval=first,
+        registers=tuple(registers),
+        signatures=signatures,
+        offset=offset,
+    )
+    expected: dict[int, list[bytes]] = {}
+    for at, reading in enumerate(profile.readings()):
+        day = reading.interval_start - reading.interval_start % DAY_S
+        expected.setdefault(day, []).append(encode_reading_entry(reading, root, offset + at))
+    chunks = list(encode_profile_entries(profile, root))
+    assert [(c[0], c[1], c[2] - c[2] % DAY_S, c[3]) for c in chunks] == [
+        ("x.3", "import", day, b",".join(entries)) for day, entries in expected.items()
+    ]
 
 
 @settings(max_examples=200, deadline=None)
@@ -113,7 +151,7 @@ def _reading(**change: Any) -> Reading:
         lambda: encode_reading_entry(_reading(register_wh=2**63), "ab", 0),
         lambda: encode_reading_entry(_reading(register_wh=-(2**64)), "ab", 0),
         lambda: encode_reading_entry(_reading(page=2**70), "ab", 0),
-        lambda: encode_interval_entry(0, 2**64, "actual", (), False),
+        lambda: list(encode_interval_entries("m", "import", 0, [5, 2**64], "actual", (), False)),
         lambda: encode_last_record(_reading(interval_start=0, register_wh=2**63)),
     ],
     ids=["register", "negative register", "page", "energy", "last register"],

@@ -20,6 +20,7 @@ from gridledger.merkle.tree import (
     consistency_proof,
     inclusion_proof,
     leaf_hash,
+    leaf_hashes,
     node_hash,
     root,
 )
@@ -34,6 +35,7 @@ __all__ = [
     "consistency_proof",
     "inclusion_proof",
     "leaf_hash",
+    "leaf_hashes",
     "node_hash",
     "root",
     "verify_consistency",

@@ -20,7 +20,7 @@ Arguments out of range raise ``InvalidProof``, the same error a verifier gives f
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 from gridledger.errors import InvalidProof
 
@@ -36,6 +36,7 @@ __all__ = [
     "consistency_proof",
     "inclusion_proof",
     "leaf_hash",
+    "leaf_hashes",
     "node_hash",
     "root",
     "verify_int",
@@ -60,6 +61,12 @@ def leaf_hash(entry: bytes) -> bytes:
     return hashlib.sha256(LEAF_PREFIX + entry).digest()
 
 
+def leaf_hashes(entries: Iterable[bytes]) -> list[bytes]:
+    """``leaf_hash`` of each entry, in order (one call for a batch of leaves)."""
+    sha256, prefix = hashlib.sha256, LEAF_PREFIX
+    return [sha256(prefix + entry).digest() for entry in entries]
+
+
 def node_hash(left: bytes, right: bytes) -> bytes:
     """Hash of an inner node: SHA-256(0x01 || left || right)."""
     return hashlib.sha256(NODE_PREFIX + left + right).digest()
@@ -73,9 +80,13 @@ def compute_root_from_hashes(leaf_hashes: Sequence[bytes]) -> bytes:
     """
     if not leaf_hashes:
         return EMPTY_ROOT
+    sha256, prefix = hashlib.sha256, NODE_PREFIX
     level = list(leaf_hashes)
     while len(level) > 1:
-        parents = list(map(node_hash, level[0::2], level[1::2]))
+        parents = [
+            sha256(prefix + left + right).digest()
+            for left, right in zip(level[0::2], level[1::2], strict=False)
+        ]
         if len(level) % 2:
             parents.append(level[-1])
         level = parents
@@ -84,7 +95,7 @@ def compute_root_from_hashes(leaf_hashes: Sequence[bytes]) -> bytes:
 
 def root(entries: Sequence[bytes]) -> bytes:
     """MTH(D[n]): the root hash of a tree over ``entries`` (SHA-256("") when there are none)."""
-    return compute_root_from_hashes(list(map(leaf_hash, entries)))
+    return compute_root_from_hashes(leaf_hashes(entries))
 
 
 # Argument checks shared by generation, verification and the node-store log.

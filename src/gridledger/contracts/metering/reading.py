@@ -58,13 +58,55 @@ class Reading:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class Profile:
+    """One item of the ``profiles`` form as it came: a series' registers of consecutive
+    intervals from ``first_interval`` (no page, no error flags), with each reading's signature
+    beside its register when the profile is meter-signed. Kept whole, so the contract can check
+    and store a load profile as one run instead of reading by reading."""
+
+    meter: str
+    channel: str
+    first_interval: int
+    registers: tuple[int, ...]
+    signatures: tuple[bytes, ...] | None
+    offset: int  # the batch index of its first reading
+
+    @property
+    def last_interval(self) -> int:
+        return self.first_interval + (len(self.registers) - 1) * INTERVAL_S
+
+    def reading(self, at: int) -> Reading:
+        return Reading(
+            meter=self.meter,
+            channel=self.channel,
+            interval_start=self.first_interval + at * INTERVAL_S,
+            register_wh=self.registers[at],
+            page=None,
+            error_flags="",
+            signature=None if self.signatures is None else self.signatures[at],
+        )
+
+    def readings(self) -> list[Reading]:
+        return [self.reading(at) for at in range(len(self.registers))]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class SubmitReadings:
-    readings: tuple[Reading, ...]
+    listed: tuple[Reading, ...] | None  # the ``readings`` form's readings, or
+    profiles: tuple[Profile, ...] | None  # the ``profiles`` form's items
+    count: int  # readings in the batch
     root: bytes
     head_end: str | None
     head_end_signature: bytes | None
     leaves: tuple[bytes, ...]  # each reading's canonical leaf, in batch order
     leaf_hashes: tuple[bytes, ...]  # their RFC 9162 leaf hashes, under ``root``
+
+    @property
+    def readings(self) -> tuple[Reading, ...]:
+        """Every reading in batch order, whichever form the batch came in."""
+        if self.listed is not None:
+            return self.listed
+        return tuple(r for profile in self.profiles or () for r in profile.readings())
 
 
 # -- encoding ----------------------------------------------------------------------------------
@@ -94,6 +136,17 @@ def _encode_parsed_leaf(reading: Reading) -> bytes:
         f'"interval_start":{reading.interval_start},"meter":"{reading.meter}",'
         f'"page":{page},"register_wh":{reading.register_wh}}}'
     ).encode("ascii")
+
+
+def _encode_profile_leaves(profile: Profile) -> list[bytes]:
+    """``_encode_parsed_leaf`` of each of a profile's readings, the fixed text made once."""
+    head = f'{{"channel":"{profile.channel}","error_flags":"","interval_start":'
+    middle = f',"meter":"{profile.meter}","page":null,"register_wh":'
+    first = profile.first_interval
+    return [
+        f"{head}{first + at * INTERVAL_S}{middle}{register}}}".encode("ascii")
+        for at, register in enumerate(profile.registers)
+    ]
 
 
 def encode_reading_sign_bytes(leaf: bytes) -> bytes:
@@ -254,7 +307,7 @@ _PROFILE_FIELDS = frozenset({"meter", "channel", "first_interval", "registers"})
 _PROFILE_OPTIONAL = frozenset({"signatures"})
 
 
-def parse_profile(item: Any, index: int, first_reading: int) -> list[Reading]:
+def parse_profile(item: Any, index: int, first_reading: int) -> Profile:
     """One item of the compact ``profiles`` form: a series' readings of consecutive intervals
     (a DLMS load profile), ``{"meter", "channel", "first_interval", "registers": [Wh, ...]}``
     with ``"signatures": [hex, ...]`` beside the registers when they are meter-signed. It is
@@ -283,30 +336,30 @@ def parse_profile(item: Any, index: int, first_reading: int) -> list[Reading]:
                 raise InvalidTransaction(
                     f"registers[{at}] must be an integer from 0 to {codec.INT_MAX}"
                 )
-        signatures: list[bytes | None] = [None] * len(registers)
+        signatures: tuple[bytes, ...] | None = None
         if "signatures" in item:
             listed = item["signatures"]
             if not isinstance(listed, list) or len(listed) != len(registers):
                 raise InvalidTransaction("signatures must be a list as long as registers")
-            for at, signature in enumerate(listed):
-                signatures[at] = parse_signature(signature, f"signatures[{at}]")
+            signatures = tuple(
+                parse_signature(signature, f"signatures[{at}]")
+                for at, signature in enumerate(listed)
+            )
     except InvalidTransaction as exc:
         raise type(exc)(f"profile {index} (readings from {first_reading}): {exc.message}") from exc
-    return [
-        Reading(
-            meter=meter,
-            channel=channel,
-            interval_start=first + at * INTERVAL_S,
-            register_wh=register,
-            page=None,
-            error_flags="",
-            signature=signature,
-        )
-        for at, (register, signature) in enumerate(zip(registers, signatures, strict=True))
-    ]
+    return Profile(
+        meter=meter,
+        channel=str(channel),
+        first_interval=first,
+        registers=tuple(registers),
+        signatures=signatures,
+        offset=first_reading,
+    )
 
 
-def _parse_readings_or_profiles(args: Mapping[str, Any]) -> tuple[Reading, ...]:
+def _parse_readings_or_profiles(
+    args: Mapping[str, Any],
+) -> tuple[tuple[Reading, ...], None] | tuple[None, tuple[Profile, ...]]:
     if ("readings" in args) == ("profiles" in args):
         raise InvalidTransaction(
             "give the readings either as readings (one object each) or as profiles (a series' "
@@ -316,26 +369,34 @@ def _parse_readings_or_profiles(args: Mapping[str, Any]) -> tuple[Reading, ...]:
         items = args["readings"]
         if not isinstance(items, list) or not 1 <= len(items) <= MAX_READINGS:
             raise InvalidTransaction(f"readings must be a list of 1 to {MAX_READINGS} readings")
-        return tuple(parse_reading(item, i) for i, item in enumerate(items))
-    profiles = args["profiles"]
-    if not isinstance(profiles, list) or not profiles:
+        return tuple(parse_reading(item, i) for i, item in enumerate(items)), None
+    items = args["profiles"]
+    if not isinstance(items, list) or not items:
         raise InvalidTransaction("profiles must be a non-empty list")
-    readings: list[Reading] = []
-    for index, item in enumerate(profiles):
-        readings.extend(parse_profile(item, index, len(readings)))
-        if len(readings) > MAX_READINGS:
+    profiles: list[Profile] = []
+    count = 0
+    for index, item in enumerate(items):
+        profile = parse_profile(item, index, count)
+        profiles.append(profile)
+        count += len(profile.registers)
+        if count > MAX_READINGS:
             raise InvalidTransaction(f"profiles hold more than {MAX_READINGS} readings")
-    return tuple(readings)
+    return None, tuple(profiles)
 
 
 def parse_submit_readings(args: Mapping[str, Any]) -> SubmitReadings:
     require_fields(
         args, frozenset({"root"}), frozenset({"readings", "profiles", "head_end", "signature"})
     )
-    readings = _parse_readings_or_profiles(args)
+    listed, profiles = _parse_readings_or_profiles(args)
     root = bytes.fromhex(take_hex32(args, "root"))
-    leaves = tuple(_encode_parsed_leaf(reading) for reading in readings)
-    leaf_hashes = tuple(merkle.leaf_hash(leaf) for leaf in leaves)
+    if listed is not None:
+        leaves = tuple(_encode_parsed_leaf(reading) for reading in listed)
+    else:
+        leaves = tuple(
+            leaf for profile in profiles or () for leaf in _encode_profile_leaves(profile)
+        )
+    leaf_hashes = tuple(merkle.leaf_hashes(leaves))
     computed = compute_root_from_hashes(leaf_hashes)
     if computed != root:
         raise InvalidTransaction(
@@ -345,17 +406,32 @@ def parse_submit_readings(args: Mapping[str, Any]) -> SubmitReadings:
         raise InvalidTransaction("head_end and signature go together (a head-end-signed batch)")
     head_end = take_id(args, "head_end") if "head_end" in args else None
     if head_end is None:
-        for i, reading in enumerate(readings):
-            if reading.signature is None:
-                raise InvalidTransaction(
-                    f"reading {i}: no signature; sign each reading with its meter's key, or the "
-                    "whole batch with a head-end system's key"
-                )
+        unsigned = _first_unsigned(listed, profiles)
+        if unsigned is not None:
+            raise InvalidTransaction(
+                f"reading {unsigned}: no signature; sign each reading with its meter's key, or "
+                "the whole batch with a head-end system's key"
+            )
     return SubmitReadings(
-        readings=readings,
+        listed=listed,
+        profiles=profiles,
+        count=len(leaves),
         root=root,
         head_end=head_end,
         head_end_signature=take_signature(args, "signature") if head_end is not None else None,
         leaves=leaves,
         leaf_hashes=leaf_hashes,
     )
+
+
+def _first_unsigned(
+    listed: tuple[Reading, ...] | None, profiles: tuple[Profile, ...] | None
+) -> int | None:
+    """The batch index of the first reading without its meter's signature, or None."""
+    for index, reading in enumerate(listed or ()):
+        if reading.signature is None:
+            return index
+    for profile in profiles or ():
+        if profile.signatures is None:
+            return profile.offset
+    return None
