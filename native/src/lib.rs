@@ -1,4 +1,5 @@
-//! Ed25519 signature verification for gridledger, with libsodium's acceptance rules.
+//! gridledger's native module: Ed25519 signature verification with libsodium's acceptance
+//! rules (this file), and RFC 9162 Merkle hashing of a batch of leaves (`merkle`).
 //!
 //! Every validator checks every meter reading's signature, so this check bounds how many
 //! meter-signed readings the network ingests. libsodium's verifier uses portable field
@@ -28,6 +29,10 @@ use std::sync::{Mutex, OnceLock};
 use curve25519_dalek::constants::EIGHT_TORSION;
 use ed25519_dalek::{Signature, Verifier, VerifyingKey};
 use pyo3::prelude::*;
+
+mod merkle;
+
+use merkle::merkle_leaf_hashes_and_root;
 
 /// The y encodings (sign bit cleared) of the eight small-order points, and of p and p + 1,
 /// the non-canonical encodings of y = 0 and y = 1.
@@ -123,5 +128,6 @@ fn ed25519_verify(py: Python<'_>, public_key: &[u8], message: &[u8], signature: 
 #[pymodule]
 fn gridledger_native(module: &Bound<'_, PyModule>) -> PyResult<()> {
     module.add_function(wrap_pyfunction!(ed25519_verify, module)?)?;
+    module.add_function(wrap_pyfunction!(merkle_leaf_hashes_and_root, module)?)?;
     Ok(())
 }

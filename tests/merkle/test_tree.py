@@ -4,6 +4,7 @@ the reference implementation in tests/merkle/reference.py."""
 from __future__ import annotations
 
 import hashlib
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
@@ -18,7 +19,12 @@ from gridledger.merkle import (
     node_hash,
     root,
 )
-from gridledger.merkle.tree import inclusion_proof_from_hashes
+from gridledger.merkle.tree import (
+    compute_leaf_hashes_and_root,
+    compute_leaf_hashes_and_root_native,
+    compute_leaf_hashes_and_root_python,
+    inclusion_proof_from_hashes,
+)
 from tests.merkle import reference
 
 # Known answers: the RFC 6962 / Certificate Transparency test tree, as published in
@@ -214,6 +220,48 @@ def test_perfect_subtree_roots_match_published_ct_nodes(level: int, index: int) 
 @given(entry_lists)
 def test_root_equals_reference_mth(entries: list[bytes]) -> None:
     assert root(entries) == reference.mth(entries)
+
+
+# A batch's leaf hashes and root at once, in Python and natively (Rust, where it is built).
+
+HASHERS = [
+    pytest.param(compute_leaf_hashes_and_root_python, id="python"),
+    pytest.param(
+        compute_leaf_hashes_and_root_native,
+        id="native",
+        marks=pytest.mark.skipif(
+            compute_leaf_hashes_and_root_native is None, reason="gridledger_native is not built"
+        ),
+    ),
+]
+
+
+@pytest.mark.parametrize("hasher", HASHERS)
+@pytest.mark.parametrize("size", range(9))
+def test_batch_hashing_matches_published_ct_roots(hasher: Any, size: int) -> None:
+    packed, batch_root = hasher(CT_LEAVES[:size])
+    assert batch_root.hex() == CT_ROOTS[size]
+    assert packed == b"".join(leaf_hash(leaf) for leaf in CT_LEAVES[:size])
+
+
+@pytest.mark.parametrize("hasher", HASHERS)
+@settings(max_examples=300)
+@given(st.lists(st.binary(max_size=300), max_size=600))
+def test_batch_hashing_equals_reference_mth(hasher: Any, entries: list[bytes]) -> None:
+    packed, batch_root = hasher(tuple(entries))
+    assert batch_root == reference.mth(entries)
+    assert packed == b"".join(hashlib.sha256(b"\x00" + entry).digest() for entry in entries)
+
+
+def test_batch_hashing_uses_the_native_module_where_it_is_built() -> None:
+    expected = compute_leaf_hashes_and_root_native or compute_leaf_hashes_and_root_python
+    assert compute_leaf_hashes_and_root is expected
+
+
+@pytest.mark.parametrize("hasher", HASHERS)
+def test_batch_hashing_refuses_what_is_not_bytes(hasher: Any) -> None:
+    with pytest.raises(TypeError):
+        hasher([b"a", "b"])
 
 
 # Proof generation: published proofs.

@@ -20,6 +20,7 @@ Arguments out of range raise ``InvalidProof``, the same error a verifier gives f
 from __future__ import annotations
 
 import hashlib
+import importlib
 from collections.abc import Callable, Iterable, Sequence
 
 from gridledger.errors import InvalidProof
@@ -31,6 +32,7 @@ __all__ = [
     "compute_consistency_length",
     "compute_consistency_path",
     "compute_inclusion_path",
+    "compute_leaf_hashes_and_root",
     "compute_path_length",
     "compute_root_from_hashes",
     "consistency_proof",
@@ -91,6 +93,33 @@ def compute_root_from_hashes(leaf_hashes: Sequence[bytes]) -> bytes:
             parents.append(level[-1])
         level = parents
     return level[0]
+
+
+def compute_leaf_hashes_and_root_python(entries: Sequence[bytes]) -> tuple[bytes, bytes]:
+    """``(leaf hashes, root)`` of ``entries``: each leaf's hash, concatenated in order (32 bytes
+    each), and the root of the tree over them."""
+    hashes = leaf_hashes(entries)
+    return b"".join(hashes), compute_root_from_hashes(hashes)
+
+
+def _load_native() -> Callable[[Sequence[bytes]], tuple[bytes, bytes]] | None:
+    try:
+        module = importlib.import_module("gridledger_native")
+    except ImportError:
+        return None
+    # None from a native module built before it had Merkle hashing
+    hashing: Callable[[Sequence[bytes]], tuple[bytes, bytes]] | None = getattr(
+        module, "merkle_leaf_hashes_and_root", None
+    )
+    return hashing
+
+
+compute_leaf_hashes_and_root_native = _load_native()
+compute_leaf_hashes_and_root = (
+    compute_leaf_hashes_and_root_native or compute_leaf_hashes_and_root_python
+)
+"""``(leaf hashes, root)`` of ``entries`` (see ``compute_leaf_hashes_and_root_python``), by
+``gridledger_native`` where it is built: the same bytes, without a Python object per hash."""
 
 
 def root(entries: Sequence[bytes]) -> bytes:

@@ -26,7 +26,7 @@ from gridledger import codec, merkle
 from gridledger.contracts.args import HEX, require_fields, take_hex32, take_int, take_str
 from gridledger.contracts.metering.registry import ID_PATTERN, take_id
 from gridledger.errors import InvalidTransaction
-from gridledger.merkle.tree import compute_root_from_hashes
+from gridledger.merkle.tree import compute_leaf_hashes_and_root
 
 # -- constants ---------------------------------------------------------------------------------
 
@@ -99,7 +99,7 @@ class SubmitReadings:
     head_end: str | None
     head_end_signature: bytes | None
     leaves: tuple[bytes, ...]  # each reading's canonical leaf, in batch order
-    leaf_hashes: tuple[bytes, ...]  # their RFC 9162 leaf hashes, under ``root``
+    leaf_hashes: bytes  # their RFC 9162 leaf hashes, concatenated (32 bytes each), under ``root``
 
     @property
     def readings(self) -> tuple[Reading, ...]:
@@ -396,8 +396,7 @@ def parse_submit_readings(args: Mapping[str, Any]) -> SubmitReadings:
         leaves = tuple(
             leaf for profile in profiles or () for leaf in _encode_profile_leaves(profile)
         )
-    leaf_hashes = tuple(merkle.leaf_hashes(leaves))
-    computed = compute_root_from_hashes(leaf_hashes)
+    leaf_hashes, computed = compute_leaf_hashes_and_root(leaves)
     if computed != root:
         raise InvalidTransaction(
             f"root {root.hex()} does not match the readings' Merkle root {computed.hex()}"

@@ -566,7 +566,7 @@ def apply_submit_readings(ctx: TxContext, msg: SubmitReadings) -> None:
         intervals_key,
         (chunk for run in plan.intervals for chunk in encode_interval_entries(*run)),
     )
-    state.put(leaves_key(root_hex), b"".join(msg.leaf_hashes))
+    state.put(leaves_key(root_hex), msg.leaf_hashes)
     for key, value in plan.gaps:
         state.put_json(key, value)
     for (meter_id, channel), last in sorted(plan.last.items()):
