@@ -73,6 +73,10 @@ CONFIG: dict[tuple[str, str], str | int | bool] = {
     ("p2p", "addr_book_strict"): False,
     ("p2p", "allow_duplicate_ip"): True,
     ("p2p", "persistent_peers_max_dial_period"): "10s",  # a restarted node is found again soon
+    # Gossip is flushed at most this long after it is queued, at every consensus step (the
+    # proposal's parts, then each round of votes). CometBFT's 100 ms default adds up to a few
+    # tenths of a second per block; members of one consortium sit on fast links.
+    ("p2p", "flush_throttle_timeout"): "10ms",
     ("mempool", "size"): 20_000,
     # FinalizeBlock checks every rule again, so a transaction made invalid by a block (expired,
     # or its digest recorded meanwhile) only fails in its block; rechecking the whole mempool
