@@ -174,7 +174,7 @@ def _add_node_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser])
     s.set_defaults(func=cmd_bench_market)
     s = bench.add_parser("readings", help="4-validator network: meter readings/s, both signings")
     s.add_argument("--readings", type=int, default=150_000, help="meter-signed readings")
-    s.add_argument("--head-end-readings", type=int, default=450_000, help="head-end readings")
+    s.add_argument("--head-end-readings", type=int, default=900_000, help="head-end readings")
     s.add_argument("--batch-size", type=int, default=1_000, help="readings per transaction")
     s.add_argument("--meters", type=int, default=1_000)
     s.add_argument(
