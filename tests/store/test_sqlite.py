@@ -153,6 +153,43 @@ def test_a_long_wal_is_read_by_other_connections_and_survives_reopening(tmp_path
     assert reopened.last_height == 4
 
 
+def test_the_wal_is_copied_back_in_the_background_not_in_commit(tmp_path: Path) -> None:
+    path = tmp_path / "ledger.sqlite"
+    store = SqliteStore(path, checkpoint_pages=1_000)
+    assert store._conn().execute("PRAGMA wal_autocheckpoint").fetchone() == (
+        WAL_AUTOCHECKPOINT_PAGES,  # SQLite's own checkpoint only as a backstop
+    )
+    store.commit_genesis({"chain/params": b"{}"}, GENESIS_APP_HASH, b'{"chain_id":"t"}')
+    size_before = path.stat().st_size
+    for height in range(1, 4):  # ~1,300 pages each: every commit asks for a checkpoint
+        changes: Changes = {f"k/{height}/{i:04d}": bytes([height]) * 6000 for i in range(750)}
+        commit(store, height, changes, [tx_row(height, 0)])
+    for _ in range(600):  # the thread copies what the WAL holds; give it up to a minute
+        if store._checkpointer.completed >= 1 and path.stat().st_size > 3 * 750 * 6000:
+            break
+        threading.Event().wait(0.1)
+    assert store._checkpointer.completed >= 1
+    assert path.stat().st_size > max(size_before, 3 * 750 * 6000)  # the rows are in the file
+    assert store.get("k/3/0749") == bytes([3]) * 6000
+    thread = store._checkpointer._thread
+    assert thread is not None and thread.is_alive()
+    store.close()
+    assert not thread.is_alive()
+
+    reopened = SqliteStore(path)
+    assert reopened.get("k/1/0000") == bytes([1]) * 6000
+    assert reopened.last_height == 3
+    reopened.close()
+
+
+def test_a_small_store_starts_no_checkpoint_thread(tmp_path: Path) -> None:
+    store = SqliteStore(tmp_path / "small.sqlite")
+    store.commit_genesis({"chain/params": b"{}"}, GENESIS_APP_HASH, b'{"chain_id":"t"}')
+    commit(store, 1, {"k": b"v"}, [tx_row(1, 0)])
+    assert store._checkpointer._thread is None
+    store.close()
+
+
 def test_store_made_with_small_pages_keeps_them_and_works(tmp_path: Path) -> None:
     path = tmp_path / "old.sqlite"
     with sqlite3.connect(path) as conn:  # as stores were made before the page size was set
