@@ -38,9 +38,10 @@ from gridledger.contracts.market.params import (
     check_configure,
     compute_escrow_ucny,
     get_params,
+    list_participants,
     parse_configure,
 )
-from gridledger.contracts.market.participants import get_participant, list_participants
+from gridledger.contracts.market.participants import get_participant
 from gridledger.contracts.market.settle import (
     get_interval_invoices,
     get_invoice,

@@ -221,13 +221,15 @@ def check_configure(ctx: TxContext, msg: Configure) -> None:
         raise Conflict("the market has intervals with orders that are not cleared yet")
     old = get_params(ctx.state)
     if old is not None:
-        registered = {p["zone"] for p in _participants(ctx.state)}
+        registered = {p["zone"] for p in list_participants(ctx.state)}
         missing = sorted(registered - set(msg.zones))
         if missing:
             raise Conflict(f"participants are registered in zones {', '.join(missing)}")
 
 
-def _participants(state: State) -> list[dict[str, Any]]:
+def list_participants(state: State) -> list[dict[str, Any]]:
+    """Every participant, active or retired, by address (here, beside the key prefix, because
+    configuring the market checks their zones; ``participants`` re-exports it)."""
     return [state.get_json(key) for key, _ in state.iter_prefix(PARTICIPANT_PREFIX)]
 
 

@@ -58,11 +58,6 @@ def get_participant(state: State, address: str) -> dict[str, Any] | None:
     return participant
 
 
-def list_participants(state: State) -> list[dict[str, Any]]:
-    """Every participant, active or retired, by address."""
-    return [state.get_json(key) for key, _ in state.iter_prefix(PARTICIPANT_PREFIX)]
-
-
 def require_trader(state: State, address: str) -> dict[str, Any]:
     """The sender's participant record, if it may place orders now."""
     participant = get_participant(state, address)

@@ -31,11 +31,12 @@ from gridledger.contracts.market.params import (
     SETTLEMENT_PREFIX,
     TRADE_PREFIX,
     interval_key,
+    list_participants,
     require_params,
     trade_key,
     verify_interval_start,
 )
-from gridledger.contracts.market.participants import is_in_interval, list_participants
+from gridledger.contracts.market.participants import is_in_interval
 from gridledger.contracts.market.settlement import (
     Invoice,
     Metered,
