@@ -8,7 +8,8 @@ from typing import Any
 
 import pytest
 
-from gridledger.bench.readings import format_baselines, measure_one_validator
+from gridledger.bench import readings
+from gridledger.bench.readings import format_baselines, measure_one_validator, measure_verify_rates
 from gridledger.bench.workload import (
     HEAD_END,
     HEAD_END_SIGNED,
@@ -19,7 +20,7 @@ from gridledger.bench.workload import (
     prepare_workload,
 )
 from gridledger.contracts.metering.reading import INTERVAL_S, Reading, parse_submit_readings
-from gridledger.errors import GridledgerError
+from gridledger.errors import GridledgerError, NodeError
 from gridledger.ledger.tx import TxBody, decode_transaction, sign_transaction
 from tests.chain import CHAIN_ID, GENESIS_TIME_MS, GRIDCO_ADMIN, genesis_document
 
@@ -156,3 +157,17 @@ def test_series_lengths_spread_readings_evenly() -> None:
     assert compute_series_lengths(4, 10, 3) == [3, 3, 2, 2]
     assert compute_series_lengths(5, 3, 1) == [1, 1, 1, 0, 0]
     assert compute_series_lengths(1, 1_000, 1_000) == [1_000]
+
+
+def test_verify_rates_are_measured_for_each_verifier_this_process_has() -> None:
+    rates = measure_verify_rates(50)
+    assert rates["libsodium"] > 0
+    assert ("native" in rates) == (readings.verify_ed25519_native is not None)
+
+
+def test_a_verifier_refusing_an_honest_signature_is_reported_by_name(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(readings, "verify_ed25519_libsodium", lambda *_: False)
+    with pytest.raises(NodeError, match="libsodium Ed25519 verifier refused an honest signature"):
+        measure_verify_rates(5)
