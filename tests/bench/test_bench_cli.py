@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from gridledger.cli.main import main
+from gridledger.bench import load, market
+from gridledger.bench import readings as r
+from gridledger.cli.main import _parser, main
 
 
 @pytest.mark.parametrize(
@@ -28,3 +30,25 @@ def test_bench_commands_refuse_bad_sizes(
     captured = capsys.readouterr()
     assert captured.out == ""
     assert captured.err.startswith("error: ") and reason in captured.err
+
+
+def test_the_bench_commands_defaults_are_the_bench_modules_defaults() -> None:
+    """The CLI spells the defaults out (importing the bench modules would slow every command);
+    the README's figures are for these, so they must not drift apart."""
+    parse = _parser().parse_args
+    net = parse(["bench", "net"])
+    assert (net.in_flight, net.window) == (load.IN_FLIGHT, load.WINDOW)
+    clearing = parse(["bench", "market"])
+    assert (clearing.orders, clearing.repeats) == (market.ORDERS, market.REPEATS)
+    rd = parse(["bench", "readings"])
+    assert (rd.readings, rd.head_end_readings, rd.batch_size, rd.meters) == (
+        r.READINGS,
+        r.HEAD_END_READINGS,
+        r.BATCH_SIZE,
+        r.METERS,
+    )
+    assert (rd.window, rd.head_end_window, rd.in_flight) == (
+        r.WINDOW_READINGS,
+        r.HEAD_END_WINDOW_READINGS,
+        r.IN_FLIGHT,
+    )
