@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 setup: $(STAMP)
 
 $(STAMP): pyproject.toml requirements.lock scripts/setup scripts/setup-cometbft \
-  scripts/setup-native native/Cargo.toml native/Cargo.lock native/src/lib.rs
+  scripts/setup-native native/Cargo.toml native/Cargo.lock $(wildcard native/src/*.rs)
 	PYTHON=$(PYTHON) bash scripts/setup
 	@touch $(STAMP)
 
