@@ -7,6 +7,7 @@ The chain runs a grid clock 900 times faster than consensus time, so the day tak
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -50,3 +51,7 @@ def test_a_simulated_day_clears_settles_and_adds_up(tmp_path: Path) -> None:
     assert 0 < report.traded_wh < sum(o.qty_wh for o in day.orders if o.side == "sell")
     assert report.retail_import_wh > 0 and report.feed_in_wh > 0
     assert not any("gate closure passed" in line for line in lines)
+    # the journal a restarted demo resumes from holds the whole day
+    saved = json.loads((tmp_path / "progress.json").read_text(encoding="utf-8"))
+    assert (sorted(saved["settled"]), saved["read"]) == (list(range(96)), 95)
+    assert set(saved["orders"]) >= {o.interval for o in day.orders}

@@ -310,7 +310,11 @@ class DayRunner:
                     f"{len(self.progress.settled)} of {self.day.intervals} intervals settled"
                 )
             self._refresh_height()
-            if not self._pass(last):
+            known = len(self.progress.orders)
+            sent = self._pass(last)
+            if sent or len(self.progress.orders) != known:
+                self.progress.save(self.progress_path)  # a restart resumes from here
+            if not sent:
                 time.sleep(0.2)
         return self.check()
 
