@@ -17,7 +17,6 @@ The core only verifies; key generation (randomness) happens at the edge in ``gri
 from __future__ import annotations
 
 import hashlib
-import importlib
 import re
 import threading
 from collections.abc import Callable
@@ -29,6 +28,7 @@ import nacl.exceptions
 import nacl.signing
 
 from gridledger.errors import InvalidSignature
+from gridledger.native import load_native_function
 
 ED25519 = "ed25519"
 SUITES = (ED25519,)
@@ -61,16 +61,9 @@ def verify_ed25519_libsodium(public_key: bytes, message: bytes, signature: bytes
     return True
 
 
-def _load_native_verifier() -> Callable[[bytes, bytes, bytes], bool] | None:
-    try:
-        module = importlib.import_module("gridledger_native")
-    except ImportError:
-        return None
-    verify: Callable[[bytes, bytes, bytes], bool] = module.ed25519_verify
-    return verify
-
-
-verify_ed25519_native = _load_native_verifier()
+verify_ed25519_native: Callable[[bytes, bytes, bytes], bool] | None = load_native_function(
+    "ed25519_verify"
+)
 ED25519_VERIFIER = "native" if verify_ed25519_native is not None else "libsodium"
 _verify_ed25519 = verify_ed25519_native or verify_ed25519_libsodium
 

@@ -20,10 +20,10 @@ Arguments out of range raise ``InvalidProof``, the same error a verifier gives f
 from __future__ import annotations
 
 import hashlib
-import importlib
 from collections.abc import Callable, Iterable, Sequence
 
 from gridledger.errors import InvalidProof
+from gridledger.native import load_native_function
 
 __all__ = [
     "EMPTY_ROOT",
@@ -102,19 +102,9 @@ def compute_leaf_hashes_and_root_python(entries: Sequence[bytes]) -> tuple[bytes
     return b"".join(hashes), compute_root_from_hashes(hashes)
 
 
-def _load_native() -> Callable[[Sequence[bytes]], tuple[bytes, bytes]] | None:
-    try:
-        module = importlib.import_module("gridledger_native")
-    except ImportError:
-        return None
-    # None from a native module built before it had Merkle hashing
-    hashing: Callable[[Sequence[bytes]], tuple[bytes, bytes]] | None = getattr(
-        module, "merkle_leaf_hashes_and_root", None
-    )
-    return hashing
-
-
-compute_leaf_hashes_and_root_native = _load_native()
+compute_leaf_hashes_and_root_native: Callable[[Sequence[bytes]], tuple[bytes, bytes]] | None = (
+    load_native_function("merkle_leaf_hashes_and_root")
+)
 compute_leaf_hashes_and_root = (
     compute_leaf_hashes_and_root_native or compute_leaf_hashes_and_root_python
 )

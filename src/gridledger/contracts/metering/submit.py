@@ -677,20 +677,20 @@ def encode_profile_entries(
     """The day-list entries of a profile's readings (``encode_reading_entry`` of each), as
     ``_append_to_days`` chunks: the profile's registers fit 64 bits (parsing bounds them), it
     has no page and no flags, so one template serves every entry."""
-    registers, signatures = profile.registers, profile.signatures
+    registers = profile.registers
+    signed = (
+        ["null"] * len(registers)
+        if profile.signatures is None
+        else [f'"{signature.hex()}"' for signature in profile.signatures]
+    )
     middle = f',null,"","{root_hex}",'
     at = 0
     for start, slot, taken in _day_runs(profile.first_interval, len(registers)):
         index = profile.offset + at
-        if signatures is None:
-            text = ",".join(
-                f"[{slot + k},{registers[at + k]}{middle}{index + k},null]" for k in range(taken)
-            )
-        else:
-            text = ",".join(
-                f'[{slot + k},{registers[at + k]}{middle}{index + k},"{signatures[at + k].hex()}"]'
-                for k in range(taken)
-            )
+        text = ",".join(
+            f"[{slot + k},{registers[at + k]}{middle}{index + k},{signed[at + k]}]"
+            for k in range(taken)
+        )
         yield profile.meter, profile.channel, start, text.encode("ascii")
         at += taken
 
