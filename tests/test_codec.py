@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import datetime
 import json
 from collections import OrderedDict
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
@@ -59,6 +61,7 @@ def test_encode_accepts_tuples_and_other_mappings() -> None:
         pytest.param({"a"}, id="set"),
         pytest.param("\ud800", id="lone-surrogate"),
         pytest.param({"nested": [0.5]}, id="nested-float"),
+        pytest.param(datetime.date(2026, 11, 24), id="date"),
     ],
 )
 def test_encode_refuses_values_without_canonical_form(value: Any) -> None:
@@ -209,6 +212,45 @@ def test_decode_lenient_reads_any_json_layout_of_the_same_value(value: Any) -> N
     loose = json.dumps(value, indent=2, ensure_ascii=True)
 
     assert codec.encode(codec.decode(loose.encode(), canonical=False)) == codec.encode(value)
+
+
+# -- the writer agrees with Python's json module -------------------------------------------------
+
+# The reference: the canonical form as Python's json module writes it.
+REFERENCE = json.JSONEncoder(
+    ensure_ascii=False, separators=(",", ":"), sort_keys=True, allow_nan=False
+)
+
+
+def reference_bytes(value: Any) -> bytes:
+    return REFERENCE.encode(value).encode("utf-8")
+
+
+def test_every_code_point_is_written_as_the_json_module_writes_it() -> None:
+    # Each character both as a string and as a key beside another key, so that escaping and key
+    # order are both compared; surrogates are not text and are refused (see above).
+    chars = [chr(c) for c in range(0x110000) if not 0xD800 <= c <= 0xDFFF]
+    for start in range(0, len(chars), 4096):
+        chunk = chars[start : start + 4096]
+        value = {"strings": chunk, "keys": {c: 0 for c in chunk} | {"m": 1}}
+        assert codec.encode(value) == reference_bytes(value), f"chunk from {chunk[0]!r}"
+
+
+@settings(max_examples=500, deadline=None)
+@given(json_values)
+def test_generated_values_are_written_as_the_json_module_writes_them(value: Any) -> None:
+    assert codec.encode(value) == reference_bytes(value)
+    assert codec.encode_for_check(value) == reference_bytes(value)
+
+
+def test_encode_for_check_refuses_what_json_cannot_express() -> None:
+    @dataclass
+    class Point:
+        x: int
+
+    for value in (Point(1), datetime.date(2026, 11, 24), b"bytes", {"a"}):
+        with pytest.raises(DecodeError, match="cannot be encoded"):
+            codec.encode_for_check(value)
 
 
 # -- the fast path of canonical decoding ---------------------------------------------------------

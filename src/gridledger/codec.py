@@ -14,6 +14,11 @@ Courts and people can read it; every implementation that follows these rules pro
 bytes for the same value. The rules are those of RFC 8785 (JCS) restricted to integers, except that
 keys sort by code point rather than UTF-16 unit (identical for all keys in the Basic Multilingual
 Plane).
+
+The bytes are written by orjson with sorted keys, after our own walk of the value (which refuses
+what has no canonical form); orjson writes exactly what Python's ``json`` module writes with
+``sort_keys=True, separators=(",", ":"), ensure_ascii=False``, about ten times faster, and
+``tests/test_codec.py`` checks that agreement over every code point and generated values.
 """
 
 from __future__ import annotations
@@ -22,6 +27,8 @@ import json
 import re
 from collections.abc import Mapping, Sequence
 from typing import Any
+
+import orjson
 
 from gridledger.errors import DecodeError
 
@@ -40,19 +47,24 @@ _DIGITS_ONLY = bytes.maketrans(
 )
 _LONG_DIGIT_RUN = b"0" * 19
 _NOT_FAST = object()
-_ENCODER = json.JSONEncoder(
-    ensure_ascii=False, separators=(",", ":"), sort_keys=True, allow_nan=False
+# Sorted keys; dataclasses and datetimes are refused (raise) as Python's json refuses them,
+# instead of being written in orjson's own way. Subclasses of dict, list, str and int are
+# written as their base type, as json writes them.
+_DUMPS_OPTIONS = (
+    orjson.OPT_SORT_KEYS | orjson.OPT_PASSTHROUGH_DATACLASS | orjson.OPT_PASSTHROUGH_DATETIME
 )
+_dumps = orjson.dumps
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def encode(value: Any) -> bytes:
     """Canonical JSON bytes of ``value``; raises DecodeError for anything not representable."""
-    # The walk is needed: only it sees non-string keys (the encoder would write {1: x} as
-    # {"1": x}) and nesting deeper than decode accepts. It is also faster than scanning the text.
+    # The walk is needed: it refuses floats, integers outside int64, non-string keys and nesting
+    # deeper than decode accepts, none of which the writer refuses.
     _check_value(value, 0)
     try:
-        return _ENCODER.encode(value).encode("utf-8")
-    except (UnicodeEncodeError, ValueError, TypeError) as exc:
+        return _dumps(value, option=_DUMPS_OPTIONS)
+    except TypeError as exc:  # orjson.JSONEncodeError, e.g. a lone surrogate
         raise DecodeError(f"value cannot be encoded as canonical JSON: {exc}") from exc
 
 
@@ -62,8 +74,8 @@ def encode_for_check(value: Any) -> bytes:
     non-string key) encodes to bytes that simply fail that comparison. Raises DecodeError for
     values JSON cannot express at all."""
     try:
-        return _ENCODER.encode(value).encode("utf-8")
-    except (UnicodeEncodeError, ValueError, TypeError) as exc:
+        return _dumps(value, option=_DUMPS_OPTIONS)
+    except TypeError as exc:
         raise DecodeError(f"value cannot be encoded as canonical JSON: {exc}") from exc
 
 
@@ -118,11 +130,14 @@ def _decode_careful(text: str, raw: bytes | None, *, canonical: bool) -> Any:
     if not canonical and _SURROGATE_ESCAPE.search(text) is None:
         return value
     try:
-        expected = _ENCODER.encode(value).encode("utf-8")
-    except UnicodeEncodeError as exc:
+        expected = _dumps(value, option=_DUMPS_OPTIONS)
+    except TypeError as exc:  # a parsed value orjson cannot write holds a lone surrogate
+        surrogate = _first_surrogate(value)
         raise DecodeError(
-            f"JSON string holds a lone surrogate (U+{ord(exc.object[exc.start]):04X}), "
-            "which is not Unicode text"
+            f"JSON string holds a lone surrogate (U+{ord(surrogate):04X}), which is not Unicode "
+            "text"
+            if surrogate
+            else f"value cannot be encoded as canonical JSON: {exc}"
         ) from exc
     if canonical:
         given = raw if raw is not None else text.encode("utf-8", "surrogatepass")
@@ -150,9 +165,9 @@ def _decode_canonical_fast(text: str, raw: bytes) -> Any:
         return _NOT_FAST
     try:
         value = _FAST_DECODER.decode(text)
-        if _ENCODER.encode(value).encode("utf-8") != raw:
+        if _dumps(value, option=_DUMPS_OPTIONS) != raw:
             return _NOT_FAST
-    except (DecodeError, ValueError, RecursionError, UnicodeEncodeError):
+    except (DecodeError, ValueError, RecursionError, TypeError):
         return _NOT_FAST
     return value
 
@@ -248,6 +263,23 @@ def _check_unusual_value(value: Any, depth: int) -> None:
         _check_value(list(value), depth)
         return
     raise DecodeError(f"value of type {type(value).__name__} cannot be encoded as JSON")
+
+
+def _first_surrogate(value: Any) -> str:
+    """The first lone surrogate in a decoded value's strings (keys included), or ""."""
+    if isinstance(value, str):
+        found = _SURROGATE.search(value)
+        return found.group() if found else ""
+    if isinstance(value, dict):
+        parts: list[Any] = [part for pair in value.items() for part in pair]
+    elif isinstance(value, list):
+        parts = value
+    else:
+        return ""
+    for part in parts:
+        if found_in := _first_surrogate(part):
+            return found_in
+    return ""
 
 
 def _first_difference(a: bytes, b: bytes) -> int:
