@@ -40,12 +40,6 @@ _STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"')
 _NON_BRACKET_BYTES = bytes(b for b in range(256) if b not in b"[]{}")
 _INNERMOST_PAIR = re.compile(rb"\[\]|\{\}")
 _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
-# Every digit byte to "0", every other byte to " ": a run of 19 digits (the shortest integer
-# that can leave the int64 range) is then a plain substring search.
-_DIGITS_ONLY = bytes.maketrans(
-    bytes(range(256)), bytes(48 if 48 <= b <= 57 else 32 for b in range(256))
-)
-_LONG_DIGIT_RUN = b"0" * 19
 _NOT_FAST = object()
 # Sorted keys; dataclasses and datetimes are refused (raise) as Python's json refuses them,
 # instead of being written in orjson's own way. Subclasses of dict, list, str and int are
@@ -54,6 +48,7 @@ _DUMPS_OPTIONS = (
     orjson.OPT_SORT_KEYS | orjson.OPT_PASSTHROUGH_DATACLASS | orjson.OPT_PASSTHROUGH_DATETIME
 )
 _dumps = orjson.dumps
+_loads = orjson.loads
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
 
@@ -89,15 +84,15 @@ def decode(data: bytes | str, *, canonical: bool = True) -> Any:
         text = data
         raw = None
     else:
-        try:
-            text = bytes(data).decode("utf-8")
-        except UnicodeDecodeError as exc:
-            raise DecodeError(f"not UTF-8 at byte {exc.start}") from exc
         raw = bytes(data)
         if canonical:
-            value = _decode_canonical_fast(text, raw)
+            value = _decode_canonical_fast(raw)
             if value is not _NOT_FAST:
                 return value
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise DecodeError(f"not UTF-8 at byte {exc.start}") from exc
     return _decode_careful(text, raw, canonical=canonical)
 
 
@@ -150,24 +145,24 @@ def _decode_careful(text: str, raw: bytes | None, *, canonical: bool) -> Any:
     return value
 
 
-def _decode_canonical_fast(text: str, raw: bytes) -> Any:
+def _decode_canonical_fast(raw: bytes) -> Any:
     """The value of canonical JSON bytes, or ``_NOT_FAST`` to take the careful path.
 
-    The careful path calls back into Python for every object (duplicate keys) and every integer
-    (range); here the parser runs in C, and equality with the canonical re-encoding stands in for
-    both checks: a duplicate key re-encodes shorter, and no integer of at most 18 digits can be
-    out of range. Anything unusual (a float, a long digit run, deep nesting, a lone surrogate, a
-    difference) goes to the careful path, which accepts or refuses exactly as before, with its
-    own message."""
-    if _LONG_DIGIT_RUN in raw.translate(_DIGITS_ONLY):
-        return _NOT_FAST
-    if text.count("{") + text.count("[") > MAX_DEPTH:
-        return _NOT_FAST
+    The careful path calls back into Python for every object (duplicate keys), every number
+    (floats, range) and checks depth and Unicode apart; here orjson parses, our value walk
+    refuses floats, integers out of range and deep nesting, and equality with the canonical
+    re-encoding stands in for the rest: a duplicate key re-encodes shorter, and any other
+    difference from canonical form (layout, escapes, order) shows. Whatever orjson refuses (not
+    UTF-8, a lone surrogate, malformed text) and anything the walk or the comparison does not
+    pass goes to the careful path, which accepts or refuses exactly as before, with its own
+    message: bytes the fast path accepts are the canonical encoding of the value it returns, so
+    the careful path would accept them too."""
     try:
-        value = _FAST_DECODER.decode(text)
+        value = _loads(raw)
+        _check_value(value, 0)
         if _dumps(value, option=_DUMPS_OPTIONS) != raw:
             return _NOT_FAST
-    except (DecodeError, ValueError, RecursionError, TypeError):
+    except (DecodeError, ValueError, TypeError, RecursionError):  # JSONDecodeError: ValueError
         return _NOT_FAST
     return value
 
@@ -217,9 +212,6 @@ def _refuse_float(text: str) -> Any:
 
 def _refuse_constant(text: str) -> Any:
     raise DecodeError(f"{text} is not allowed in canonical JSON")
-
-
-_FAST_DECODER = json.JSONDecoder(parse_float=_refuse_float, parse_constant=_refuse_constant)
 
 
 def _check_value(value: Any, depth: int) -> None:
