@@ -235,7 +235,7 @@ def test_replay_keys_are_pruned_after_expiry_and_the_replay_then_is_expired() ->
     raw = record(chain, "short-lived", expiry_height=expiry)
     tx_id = chain.commit_block(raw).tx_results[0].tx_id
     assert tx_id is not None
-    own_keys = [f"replay/by_expiry/{expiry:012d}/{tx_id.hex()}", f"replay/tx/{tx_id.hex()}"]
+    own_keys = [f"replay/{expiry:012d}/{tx_id.hex()}"]
     assert replay_keys(chain) == sorted(setup_keys + own_keys)
 
     while chain.height < expiry:  # up to and including the expiry height it is a replay

@@ -171,7 +171,7 @@ def check_transaction(
         )
     if not signatures_verified:
         verify_transaction_signatures(tx)
-    seen = state.get(_replay_key(tx.tx_id))
+    seen = state.get(_replay_key(tx))
     if seen is not None:
         if seen == IN_MEMPOOL:
             raise Replayed(f"transaction {tx.tx_id.hex()} is already waiting in the mempool")
@@ -199,7 +199,7 @@ def check_transaction_rules(state: State, env: BlockEnv, checked: CheckedTx) -> 
     msg = checked.message if checked.parsed else method.parse(tx.body.args)
     ctx = TxContext(state=state, env=env, tx=tx)
     method.check(ctx, msg)
-    state.put(_replay_key(tx.tx_id), IN_MEMPOOL)
+    state.put(_replay_key(tx), IN_MEMPOOL)
     return CheckedTx(tx=tx, message=msg, parsed=True, check_memo=ctx.memo)
 
 
@@ -218,8 +218,7 @@ def _run_transaction(
     ctx = TxContext(state=state, env=env, tx=tx, check_tx_memo=checked.check_memo)
     method.check(ctx, msg)
     method.apply(ctx, msg)
-    state.put(_replay_key(tx.tx_id), str(env.height).encode("ascii"))
-    state.put(f"replay/by_expiry/{tx.body.expiry_height:012d}/{tx.tx_id.hex()}", b"")
+    state.put(_replay_key(tx), str(env.height).encode("ascii"))
     return ctx
 
 
@@ -330,16 +329,16 @@ def _finish(
     )
 
 
-def _replay_key(tx_id: bytes) -> str:
-    return f"replay/tx/{tx_id.hex()}"
+def _replay_key(tx: Transaction) -> str:
+    """Where a transaction's id is remembered, under its expiry height: a copy of the same
+    transaction has the same body, so the same expiry, and pruning reads one height's keys."""
+    return f"replay/{tx.body.expiry_height:012d}/{tx.tx_id.hex()}"
 
 
 def _prune_expired_replay_keys(state: State, height: int) -> None:
     """Forget transactions whose expiry passed: they can no longer be replayed anyway."""
-    prefix = f"replay/by_expiry/{height - 1:012d}/"
-    for key, _ in list(state.iter_prefix(prefix)):
+    for key, _ in list(state.iter_prefix(f"replay/{height - 1:012d}/")):
         state.delete(key)
-        state.delete(f"replay/tx/{key.rsplit('/', 1)[1]}")
 
 
 def _max_expiry_window(state: State) -> int:
