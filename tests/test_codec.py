@@ -254,9 +254,9 @@ def test_encode_for_check_refuses_what_json_cannot_express() -> None:
 
 
 # -- the fast path of canonical decoding ---------------------------------------------------------
-# Canonical bytes are parsed in C and checked by re-encoding; anything unusual is decoded again
-# by the careful path. The careful path is what decoding a str runs, so bytes and str must give
-# the same value or the same error for every input.
+# Canonical bytes are parsed by orjson and checked by the value walk and by re-encoding; anything
+# unusual is decoded again by the careful path. The careful path is what decoding a str runs, so
+# bytes and str must give the same value or the same error for every input.
 
 
 def decode_outcome(data: bytes | str) -> tuple[str, Any]:

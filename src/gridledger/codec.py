@@ -47,8 +47,6 @@ _NOT_FAST = object()
 _DUMPS_OPTIONS = (
     orjson.OPT_SORT_KEYS | orjson.OPT_PASSTHROUGH_DATACLASS | orjson.OPT_PASSTHROUGH_DATETIME
 )
-_dumps = orjson.dumps
-_loads = orjson.loads
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
 
@@ -57,10 +55,7 @@ def encode(value: Any) -> bytes:
     # The walk is needed: it refuses floats, integers outside int64, non-string keys and nesting
     # deeper than decode accepts, none of which the writer refuses.
     _check_value(value, 0)
-    try:
-        return _dumps(value, option=_DUMPS_OPTIONS)
-    except TypeError as exc:  # orjson.JSONEncodeError, e.g. a lone surrogate
-        raise DecodeError(f"value cannot be encoded as canonical JSON: {exc}") from exc
+    return encode_for_check(value)
 
 
 def encode_for_check(value: Any) -> bytes:
@@ -69,8 +64,8 @@ def encode_for_check(value: Any) -> bytes:
     non-string key) encodes to bytes that simply fail that comparison. Raises DecodeError for
     values JSON cannot express at all."""
     try:
-        return _dumps(value, option=_DUMPS_OPTIONS)
-    except TypeError as exc:
+        return orjson.dumps(value, option=_DUMPS_OPTIONS)
+    except TypeError as exc:  # orjson.JSONEncodeError, e.g. a lone surrogate
         raise DecodeError(f"value cannot be encoded as canonical JSON: {exc}") from exc
 
 
@@ -125,13 +120,14 @@ def _decode_careful(text: str, raw: bytes | None, *, canonical: bool) -> Any:
     if not canonical and _SURROGATE_ESCAPE.search(text) is None:
         return value
     try:
-        expected = _dumps(value, option=_DUMPS_OPTIONS)
+        expected = orjson.dumps(value, option=_DUMPS_OPTIONS)
     except TypeError as exc:  # a parsed value orjson cannot write holds a lone surrogate
-        surrogate = _first_surrogate(value)
+        # json writes it into a str without complaint: the first one in canonical order.
+        found = _SURROGATE.search(json.dumps(value, ensure_ascii=False, sort_keys=True))
         raise DecodeError(
-            f"JSON string holds a lone surrogate (U+{ord(surrogate):04X}), which is not Unicode "
-            "text"
-            if surrogate
+            f"JSON string holds a lone surrogate (U+{ord(found.group()):04X}), which is not "
+            "Unicode text"
+            if found
             else f"value cannot be encoded as canonical JSON: {exc}"
         ) from exc
     if canonical:
@@ -158,9 +154,9 @@ def _decode_canonical_fast(raw: bytes) -> Any:
     message: bytes the fast path accepts are the canonical encoding of the value it returns, so
     the careful path would accept them too."""
     try:
-        value = _loads(raw)
+        value = orjson.loads(raw)
         _check_value(value, 0)
-        if _dumps(value, option=_DUMPS_OPTIONS) != raw:
+        if orjson.dumps(value, option=_DUMPS_OPTIONS) != raw:
             return _NOT_FAST
     except (DecodeError, ValueError, TypeError, RecursionError):  # JSONDecodeError: ValueError
         return _NOT_FAST
@@ -255,23 +251,6 @@ def _check_unusual_value(value: Any, depth: int) -> None:
         _check_value(list(value), depth)
         return
     raise DecodeError(f"value of type {type(value).__name__} cannot be encoded as JSON")
-
-
-def _first_surrogate(value: Any) -> str:
-    """The first lone surrogate in a decoded value's strings (keys included), or ""."""
-    if isinstance(value, str):
-        found = _SURROGATE.search(value)
-        return found.group() if found else ""
-    if isinstance(value, dict):
-        parts: list[Any] = [part for pair in value.items() for part in pair]
-    elif isinstance(value, list):
-        parts = value
-    else:
-        return ""
-    for part in parts:
-        if found_in := _first_surrogate(part):
-            return found_in
-    return ""
 
 
 def _first_difference(a: bytes, b: bytes) -> int:

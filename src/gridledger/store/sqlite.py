@@ -41,12 +41,12 @@ PAGE_SIZE = 8192
 # Commit 0.5-0.9 s, on every validator at about the same height, and consensus waits for Commit.
 # SQLite's own checkpoint stays as a backstop at four times the mark, should the thread lag.
 WAL_CHECKPOINT_PAGES = 10_000
+WAL_AUTOCHECKPOINT_PAGES = 4 * WAL_CHECKPOINT_PAGES
 # Page cache of each connection, at most (it fills as pages are read). SQLite's default of 2 MiB
 # holds little more than the B-trees' inner pages, so under load most point reads and the
 # leaves a commit updates were read from the file again: notarizing 20,000 transactions made
 # 133,000 pread calls with the default and 31,000 with 64 MiB (strace -c).
 CACHE_KIB = 64 * 1024
-WAL_AUTOCHECKPOINT_PAGES = 4 * WAL_CHECKPOINT_PAGES
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value BLOB NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS state (key TEXT PRIMARY KEY, value BLOB NOT NULL) WITHOUT ROWID;
