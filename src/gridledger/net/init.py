@@ -83,6 +83,11 @@ CONFIG: dict[tuple[str, str], str | int | bool] = {
     # after each block would stall admission for seconds under load.
     ("mempool", "recheck"): False,
     ("consensus", "timeout_commit"): "500ms",
+    # A peer's gossip routines (proposal parts, votes) sleep this long whenever they find nothing
+    # to send (CometBFT's default is 100 ms), so each consensus step waited up to that long for
+    # the next vote. Measured under bench net's load: the propose-to-commit stretch of a block
+    # went from about 270 to 120 ms, idle CPU over the run from 24 to 5 %.
+    ("consensus", "peer_gossip_sleep_duration"): "10ms",
     # Blocks come when transactions do, plus idle ones (configure_node sets the interval).
     ("consensus", "create_empty_blocks"): False,
     ("instrumentation", "prometheus"): False,
