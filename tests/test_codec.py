@@ -309,3 +309,130 @@ def test_decode_of_mutated_canonical_bytes_agrees_with_the_careful_path(
     except UnicodeDecodeError:
         return  # not text: bytes are refused before either path runs
     assert decode_outcome(mutated) == decode_outcome(text)
+
+
+# -- the native fast path of the value walk ------------------------------------------------------
+# gridledger_native.json_value_is_plain may only say "plain" for values the Python walk accepts;
+# for every value it does not vouch for, the Python walk decides. Encoding and decoding must give
+# the same bytes, values and errors with it and without it.
+
+value_is_plain = codec._value_is_plain
+needs_native = pytest.mark.skipif(value_is_plain is None, reason="gridledger_native is not built")
+
+
+class Text(str):
+    pass
+
+
+class Number(int):
+    pass
+
+
+def python_walk_outcome(value: Any) -> str:
+    try:
+        codec._check_value(value, 0)
+    except DecodeError as exc:
+        return exc.message
+    return "accepted"
+
+
+def nested(depth: int, leaf: Any = 0) -> Any:
+    value = leaf
+    for level in range(depth):
+        value = [value] if level % 2 else {"k": value}
+    return value
+
+
+# Anything a caller might hand to encode: JSON values, and what has no canonical form or is
+# accepted only by the Python walk's slow path (subclasses, other mappings and sequences).
+any_values = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(2**70), max_value=2**70)
+    | st.floats(allow_nan=True)
+    | st.text(max_size=4)
+    | st.builds(Text, st.text(max_size=4))
+    | st.builds(Number, st.integers(min_value=-(2**65), max_value=2**65))
+    | st.binary(max_size=2),
+    lambda children: (
+        st.lists(children, max_size=4)
+        | st.lists(children, max_size=4).map(tuple)
+        | st.dictionaries(st.text(max_size=4), children, max_size=4)
+        | st.dictionaries(st.integers(0, 3), children, max_size=2)
+        | st.dictionaries(st.text(max_size=4), children, max_size=3).map(OrderedDict)
+    ),
+    max_leaves=20,
+)
+
+
+@needs_native
+@settings(max_examples=1000, deadline=None)
+@given(any_values)
+def test_native_walk_vouches_only_for_values_the_python_walk_accepts(value: Any) -> None:
+    assert value_is_plain is not None
+    if value_is_plain(value, codec.MAX_DEPTH):
+        assert python_walk_outcome(value) == "accepted"
+
+
+@needs_native
+@settings(max_examples=300, deadline=None)
+@given(json_values)
+def test_native_walk_vouches_for_every_plain_json_value(value: Any) -> None:
+    assert value_is_plain is not None
+    assert value_is_plain(value, codec.MAX_DEPTH)
+
+
+@needs_native
+@pytest.mark.parametrize(
+    ("value", "plain"),
+    [
+        pytest.param([codec.INT_MIN, codec.INT_MAX, True, False, None, ""], True, id="bounds"),
+        pytest.param([codec.INT_MAX + 1], False, id="int64-max-plus-one"),
+        pytest.param([codec.INT_MIN - 1], False, id="int64-min-minus-one"),
+        pytest.param({"a": (1, [2, {"b": "c"}])}, True, id="tuple"),
+        pytest.param({"a": [0.0]}, False, id="nested-float"),
+        pytest.param({1: "a"}, False, id="int-key"),
+        pytest.param({Text("a"): 1}, False, id="str-subclass-key"),
+        pytest.param([Text("a")], False, id="str-subclass"),
+        pytest.param([Number(1)], False, id="int-subclass"),
+        pytest.param(OrderedDict(a=1), False, id="dict-subclass"),
+        pytest.param([b"x"], False, id="bytes"),
+        pytest.param({"a"}, False, id="set"),
+        pytest.param(nested(codec.MAX_DEPTH), True, id="at-the-depth-limit"),
+        pytest.param(nested(codec.MAX_DEPTH + 1), False, id="one-level-deeper"),
+        pytest.param(nested(codec.MAX_DEPTH, leaf="deep"), True, id="string-leaf-at-the-limit"),
+    ],
+)
+def test_native_walk_edges(value: Any, plain: bool) -> None:
+    assert value_is_plain is not None
+    assert value_is_plain(value, codec.MAX_DEPTH) is plain
+
+
+def encode_outcome(value: Any) -> tuple[str, Any]:
+    try:
+        return "bytes", codec.encode(value)
+    except DecodeError as exc:
+        return "error", exc.message
+
+
+@settings(max_examples=500, deadline=None)
+@given(any_values)
+def test_encode_gives_the_same_bytes_or_error_without_the_native_walk(value: Any) -> None:
+    with_native = encode_outcome(value)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(codec, "_value_is_plain", None)
+        assert encode_outcome(value) == with_native
+
+
+@settings(max_examples=300, deadline=None)
+@given(json_values, st.integers(min_value=0), st.binary(max_size=3))
+def test_decode_gives_the_same_value_or_error_without_the_native_walk(
+    value: Any, position: int, insert: bytes
+) -> None:
+    raw = codec.encode(value)
+    at = position % (len(raw) + 1)
+    mutated = raw[:at] + insert + raw[at + len(insert) :]
+    with_native = decode_outcome(mutated)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(codec, "_value_is_plain", None)
+        assert decode_outcome(mutated) == with_native

@@ -1,5 +1,6 @@
 //! gridledger's native module: Ed25519 signature verification with libsodium's acceptance
-//! rules (this file), and RFC 9162 Merkle hashing of a batch of leaves (`merkle`).
+//! rules (this file), RFC 9162 Merkle hashing of a batch of leaves (`merkle`), and a fast path
+//! for canonical JSON's value walk (`json_walk`).
 //!
 //! Every validator checks every meter reading's signature, so this check bounds how many
 //! meter-signed readings the network ingests. libsodium's verifier uses portable field
@@ -31,8 +32,10 @@ use curve25519_dalek::constants::EIGHT_TORSION;
 use ed25519_dalek::{Signature, Verifier, VerifyingKey};
 use pyo3::prelude::*;
 
+mod json_walk;
 mod merkle;
 
+use json_walk::json_value_is_plain;
 use merkle::merkle_leaf_hashes_and_root;
 
 /// The y encodings (sign bit cleared) of the eight small-order points, and of p and p + 1,
@@ -130,5 +133,6 @@ fn ed25519_verify(py: Python<'_>, public_key: &[u8], message: &[u8], signature: 
 fn gridledger_native(module: &Bound<'_, PyModule>) -> PyResult<()> {
     module.add_function(wrap_pyfunction!(ed25519_verify, module)?)?;
     module.add_function(wrap_pyfunction!(merkle_leaf_hashes_and_root, module)?)?;
+    module.add_function(wrap_pyfunction!(json_value_is_plain, module)?)?;
     Ok(())
 }

@@ -25,12 +25,13 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import orjson
 
 from gridledger.errors import DecodeError
+from gridledger.native import load_native_function
 
 INT_MIN = -(2**63)
 INT_MAX = 2**63 - 1
@@ -54,7 +55,7 @@ def encode(value: Any) -> bytes:
     """Canonical JSON bytes of ``value``; raises DecodeError for anything not representable."""
     # The walk is needed: it refuses floats, integers outside int64, non-string keys and nesting
     # deeper than decode accepts, none of which the writer refuses.
-    _check_value(value, 0)
+    _check_json_value(value)
     return encode_for_check(value)
 
 
@@ -155,7 +156,7 @@ def _decode_canonical_fast(raw: bytes) -> Any:
     the careful path would accept them too."""
     try:
         value = orjson.loads(raw)
-        _check_value(value, 0)
+        _check_json_value(value)
         if orjson.dumps(value, option=_DUMPS_OPTIONS) != raw:
             return _NOT_FAST
     except (DecodeError, ValueError, TypeError, RecursionError):  # JSONDecodeError: ValueError
@@ -208,6 +209,19 @@ def _refuse_float(text: str) -> Any:
 
 def _refuse_constant(text: str) -> Any:
     raise DecodeError(f"{text} is not allowed in canonical JSON")
+
+
+def _check_json_value(value: Any) -> None:
+    """Raise DecodeError unless ``value`` has a canonical JSON form: no floats, integers within
+    int64, string keys, at most MAX_DEPTH levels of nesting. The native module answers the
+    common case (plain dicts, lists, strings and integers) in one call; anything it is not sure
+    of, including every value to refuse, is walked here in Python."""
+    if _value_is_plain is None or not _value_is_plain(value, MAX_DEPTH):
+        _check_value(value, 0)
+
+
+# gridledger_native's yes for plain values (native/src/json_walk.rs), None where not built.
+_value_is_plain: Callable[[Any, int], bool] | None = load_native_function("json_value_is_plain")
 
 
 def _check_value(value: Any, depth: int) -> None:
