@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import httpx
+import orjson
 import websockets
 
 from gridledger.errors import NodeError
@@ -156,7 +157,13 @@ async def _load(  # noqa: PLR0915 - one measurement, read top to bottom
     blocks = 0
     all_seen = asyncio.Event()
     subscribed = asyncio.Event()
-    wanted = {hashlib.sha256(r).digest() for r in raws}
+    # Each transaction by its base64 text, as /block lists it: a block's transactions are looked
+    # up as they come, without decoding and hashing each one.
+    encoded = [base64.b64encode(raw).decode() for raw in raws]
+    digest_of = {
+        text: hashlib.sha256(raw).digest() for text, raw in zip(encoded, raws, strict=True)
+    }
+    wanted = set(digest_of.values())
 
     async def follow() -> None:
         # NewBlockHeader, not NewBlock: a NewBlock event carries every transaction's result,
@@ -185,7 +192,7 @@ async def _load(  # noqa: PLR0915 - one measurement, read top to bottom
                     raise NodeError(f"/block?height={height} gave no block: {response.text[:200]}")
                 blocks += 1 if txs else 0
                 for tx in txs:
-                    digest = hashlib.sha256(base64.b64decode(tx)).digest()
+                    digest = digest_of.get(tx)
                     if digest in wanted:
                         committed_at.setdefault(digest, now)
                 room.set()
@@ -203,17 +210,10 @@ async def _load(  # noqa: PLR0915 - one measurement, read top to bottom
     # at a time (CometBFT answers a connection's requests in order), senders spread over nodes.
     requests = [
         (
-            hashlib.sha256(raw).digest(),
-            json.dumps(
-                {
-                    "jsonrpc": "2.0",
-                    "id": i,
-                    "method": BROADCAST,
-                    "params": {"tx": base64.b64encode(raw).decode()},
-                }
-            ),
+            digest_of[text],
+            json.dumps({"jsonrpc": "2.0", "id": i, "method": BROADCAST, "params": {"tx": text}}),
         )
-        for i, raw in enumerate(raws)
+        for i, text in enumerate(encoded)
     ]
     pending = iter(requests)
 
@@ -227,7 +227,7 @@ async def _load(  # noqa: PLR0915 - one measurement, read top to bottom
                     await room.wait()
                 sent_at[digest] = time.perf_counter()
                 await ws.send(request)
-                answer = json.loads(await ws.recv())
+                answer = orjson.loads(await ws.recv())
                 result: dict[str, Any] = answer.get("result") or {}
                 if result.get("code", 1) != 0:
                     refused += 1
@@ -284,7 +284,7 @@ def _refusal_reason(answer: dict[str, Any]) -> str:
 def _header_height(message: str | bytes) -> int | None:
     """The height of a NewBlockHeader event (None for the subscription's own answer)."""
     try:
-        return int(json.loads(message)["result"]["data"]["value"]["header"]["height"])
+        return int(orjson.loads(message)["result"]["data"]["value"]["header"]["height"])
     except (ValueError, KeyError, TypeError):
         return None
 
@@ -292,7 +292,7 @@ def _header_height(message: str | bytes) -> int | None:
 def _block_txs(body: str | bytes) -> list[str] | None:
     """The base64 transactions of a /block answer."""
     try:
-        txs: list[str] = json.loads(body)["result"]["block"]["data"]["txs"] or []
+        txs: list[str] = orjson.loads(body)["result"]["block"]["data"]["txs"] or []
         return txs
     except (ValueError, KeyError, TypeError):
         return None
