@@ -49,6 +49,8 @@ _DUMPS_OPTIONS = (
     orjson.OPT_SORT_KEYS | orjson.OPT_PASSTHROUGH_DATACLASS | orjson.OPT_PASSTHROUGH_DATETIME
 )
 _SURROGATE = re.compile("[\ud800-\udfff]")
+# gridledger_native's yes for plain values (native/src/json_walk.rs), None where not built.
+_value_is_plain: Callable[[Any, int], bool] | None = load_native_function("json_value_is_plain")
 
 
 def encode(value: Any) -> bytes:
@@ -218,10 +220,6 @@ def _check_json_value(value: Any) -> None:
     of, including every value to refuse, is walked here in Python."""
     if _value_is_plain is None or not _value_is_plain(value, MAX_DEPTH):
         _check_value(value, 0)
-
-
-# gridledger_native's yes for plain values (native/src/json_walk.rs), None where not built.
-_value_is_plain: Callable[[Any, int], bool] | None = load_native_function("json_value_is_plain")
 
 
 def _check_value(value: Any, depth: int) -> None:
